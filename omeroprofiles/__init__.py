@@ -1,0 +1,46 @@
+"""omero-profiles: named, declarative connection profiles for OMERO servers.
+
+Importing this package is cheap: omero-py and Ice are imported only when a connection is made.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ConfigError,
+    CredentialError,
+    ProfileError,
+    ProfileNotFound,
+    ServerUnreachable,
+)
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccessDenied",
+    "AuthenticationFailed",
+    "ConfigError",
+    "CredentialError",
+    "ProfileError",
+    "ProfileNotFound",
+    "ServerUnreachable",
+    "connect",
+    "get_conn",
+    "hookimpl",
+    "load_profile",
+]
+
+if TYPE_CHECKING:
+    from .api import connect, get_conn, load_profile
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("connect", "get_conn", "load_profile"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'omeroprofiles' has no attribute {name!r}")

@@ -1,0 +1,49 @@
+"""The Python API: ``load_profile`` (offline), ``get_conn`` and ``connect`` (network)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from .active import select
+from .errors import ConfigError
+from .model import Profile
+from .resolve import Config
+
+if TYPE_CHECKING:
+    from omero.gateway import BlitzGateway
+
+OVERRIDABLE = ("host", "port", "secure", "group", "su", "timeout", "keepalive", "credentials")
+
+
+def _check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(OVERRIDABLE))
+    if unknown:
+        raise ConfigError(f"unknown override(s): {', '.join(unknown)}; allowed: {', '.join(OVERRIDABLE)}")
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def load_profile(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> Profile:
+    """The resolved, validated profile (``name``, else the active one). No network, no secrets fetched."""
+    config = Config.load(config_file)
+    selection = select(config, name)
+    return config.resolve(selection.name, _check_overrides(overrides))
+
+
+def get_conn(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> BlitzGateway:
+    """A connected BlitzGateway for the profile, group and su applied. Raises a ProfileError subclass."""
+    from .connect import open_connection
+
+    profile = load_profile(name, config_file=config_file, **overrides)
+    return open_connection(profile)
+
+
+@contextlib.contextmanager
+def connect(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> Iterator[BlitzGateway]:
+    """``with connect("prod") as conn:`` — closed on exit, also when the block raises."""
+    conn = get_conn(name, config_file=config_file, **overrides)
+    try:
+        yield conn
+    finally:
+        conn.close()

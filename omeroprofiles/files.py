@@ -1,0 +1,121 @@
+"""Read profiles files: TOML parsing with located syntax errors, top-level shape checks."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Problem
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+TOP_LEVEL_KEYS = ("default", "defaults", "profiles")
+
+
+@dataclass
+class ProfilesFile:
+    """One profiles file as read: its tables, and the problems found before any validation."""
+
+    path: Path
+    kind: str
+    """'user' or 'site'."""
+    exists: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    @property
+    def profiles(self) -> dict[str, Any]:
+        tables = self.data.get("profiles")
+        return tables if isinstance(tables, dict) else {}
+
+
+def _syntax_problem(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Problem:
+    line = getattr(exc, "lineno", None)
+    column = getattr(exc, "colno", None)
+    message = getattr(exc, "msg", None) or str(exc)
+    if line is None:  # older tomllib: "... (at line 3, column 5)"
+        import re
+
+        found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        if found:
+            line, column = int(found.group(1)), int(found.group(2))
+            message = str(exc)[: found.start()].strip()
+        elif "end of document" in str(exc):
+            line = text.count("\n") + 1
+    return Problem(str(path), f"TOML syntax error: {message}", line=line, column=column)
+
+
+def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
+    """Parse TOML text as a profiles file; problems are recorded, never raised."""
+    result = ProfilesFile(path=path, kind=kind, exists=True)
+    try:
+        result.data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        result.problems.append(_syntax_problem(path, text, exc))
+        return result
+    _check_top_level(result)
+    return result
+
+
+def read(path: Path, kind: str) -> ProfilesFile:
+    """Read one file; a missing file is simply empty (``exists`` False)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return ProfilesFile(path=path, kind=kind)
+    except IsADirectoryError:
+        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "is a directory, not a file")])
+    except PermissionError:
+        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "cannot be read (permission denied)")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "is not UTF-8 text", line=line)])
+    return parse_text(path, text, kind)
+
+
+def _check_top_level(pf: ProfilesFile) -> None:
+    label = pf.label
+    data = pf.data
+    for key in list(data):
+        if key not in TOP_LEVEL_KEYS:
+            hint = _did_you_mean(key, TOP_LEVEL_KEYS)
+            if key in _PROFILE_LIKE_KEYS:
+                hint = " (profile settings belong in a [profiles.NAME] table)"
+            pf.problems.append(Problem(label, f"unknown top-level key{hint}", key=key))
+            del data[key]
+    if "default" in data and not isinstance(data["default"], str):
+        pf.problems.append(Problem(label, "must be a profile name (a string)", key="default"))
+        del data["default"]
+    if "defaults" in data and not isinstance(data["defaults"], dict):
+        pf.problems.append(Problem(label, "must be a table: [defaults]", key="defaults"))
+        del data["defaults"]
+    if "profiles" in data:
+        if not isinstance(data["profiles"], dict):
+            pf.problems.append(Problem(label, "must be a table of profiles: [profiles.NAME]", key="profiles"))
+            del data["profiles"]
+            return
+        for name, table in list(data["profiles"].items()):
+            if not isinstance(table, dict):
+                pf.problems.append(Problem(label, "must be a table: [profiles.NAME]", profile=name))
+                del data["profiles"][name]
+
+
+_PROFILE_LIKE_KEYS = ("host", "port", "secure", "group", "su", "timeout", "keepalive", "credentials", "extends")
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,220 @@
+"""The profiles.toml schema as pydantic v2 models.
+
+Two layers: ``ProfileTable`` validates one ``[profiles.NAME]`` or ``[defaults]`` table exactly as
+written (every key optional, unknown keys rejected), so errors point at the file that has them;
+``Profile`` is the resolved result after defaults and ``extends`` are applied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""Profile names: a letter or digit, then letters, digits, '.', '_' or '-'; at most 64 chars."""
+
+DEFAULT_PORT = 4064
+URL_SCHEMES = {"ssl": 4064, "tcp": 4063, "ws": 80, "wss": 443}
+"""Transports an OMERO host URL may name, with the port used when the URL gives none."""
+
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "port": DEFAULT_PORT,
+    "secure": True,
+    "timeout": 30.0,
+    "keepalive": 300,
+    "credentials": {"source": "prompt"},
+}
+"""What a profile gets for keys that no file sets."""
+
+Transport = Literal["ssl", "tcp", "ws", "wss"]
+
+
+class HostAddress(BaseModel):
+    """A parsed ``host`` value: where to connect and over which transport."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hostname: str
+    port: int | None = None
+    transport: Transport | None = None
+    path: str = ""
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+
+
+def parse_host(value: str) -> HostAddress:
+    """Parse a host name, IPv4, ``[IPv6]`` or ``scheme://host[:port]/path`` URL.
+
+    Raises ValueError with a message a person can act on.
+    """
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if "://" in value:
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in URL_SCHEMES:
+            raise ValueError(
+                f"unsupported URL scheme '{scheme}://' (use one of: "
+                + ", ".join(f"{s}://" for s in URL_SCHEMES) + ")"
+            )
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"invalid port in URL '{value}'") from exc
+        if parts.username or parts.password:
+            raise ValueError("must not contain a user name or password; use credentials")
+        hostname = parts.hostname or ""
+        _check_hostname(hostname, value)
+        if scheme in ("ssl", "tcp") and parts.path not in ("", "/"):
+            raise ValueError(f"'{scheme}://' URLs take no path")
+        return HostAddress(hostname=hostname, port=port, transport=scheme, path=parts.path)  # type: ignore[arg-type]
+    if value.startswith("["):
+        if not value.endswith("]"):
+            raise ValueError("an IPv6 address must be written as [address], with no port (use 'port')")
+        inner = value[1:-1]
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError as exc:
+            raise ValueError(f"'{inner}' is not an IPv6 address") from exc
+        return HostAddress(hostname=inner)
+    if value.count(":") >= 2:
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is neither a host name nor an IP address") from exc
+        return HostAddress(hostname=value)
+    if ":" in value:
+        raise ValueError(f"'{value}' contains a port; put the port in 'port' or write a URL such as ssl://{value}")
+    _check_hostname(value, value)
+    return HostAddress(hostname=value)
+
+
+def _check_hostname(hostname: str, original: str) -> None:
+    if not hostname:
+        raise ValueError(f"no host name in '{original}'")
+    try:
+        ipaddress.ip_address(hostname)
+        return
+    except ValueError:
+        pass
+    if not _HOSTNAME.match(hostname):
+        raise ValueError(f"'{hostname}' is not a valid host name")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+Group = int | str
+
+
+class ProfileTable(_Strict):
+    """One table as written in a file: every key optional, none unknown."""
+
+    description: str | None = None
+    extends: str | None = Field(default=None, pattern=NAME_PATTERN)
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    secure: bool | None = None
+    group: Group | None = None
+    su: str | None = Field(default=None, min_length=1)
+    timeout: float | None = Field(default=None, gt=0, le=3600)
+    keepalive: int | None = Field(default=None, ge=0, le=86400)
+    credentials: dict[str, Any] | None = None
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_host(value)
+        return value
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, value: Group | None) -> Group | None:
+        if isinstance(value, int) and value < -1:
+            raise ValueError("a group id is a non-negative integer, or -1 for all groups")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("a group name must not be empty")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _credentials(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and "source" not in value:
+            raise ValueError("missing 'source' (which credential source to use, e.g. source = \"env\")")
+        return value
+
+
+PROFILE_KEYS = tuple(ProfileTable.model_fields)
+DEFAULTS_KEYS = tuple(k for k in PROFILE_KEYS if k not in ("extends", "description"))
+
+
+class Profile(BaseModel):
+    """A resolved profile: defaults and ``extends`` applied, credentials validated by their source.
+
+    Holds no secret that was fetched (nothing is fetched to build it); a ``plain`` password
+    written in the file stays a ``SecretStr``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str | None = None
+    host: str
+    port: int = Field(ge=1, le=65535)
+    secure: bool
+    group: Group | None = None
+    su: str | None = None
+    timeout: float
+    keepalive: int
+    credentials: Any
+    """The credential source's own config model instance (has at least ``source``)."""
+
+    _origin: dict[str, str] = PrivateAttr(default_factory=dict)
+    _file: str | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> dict[str, str]:
+        """Where each key's value came from (file and table, defaults, extends, built-in, override)."""
+        return dict(self._origin)
+
+    @property
+    def file(self) -> str | None:
+        """The file that defines this profile (None when built purely from overrides)."""
+        return self._file
+
+    @property
+    def address(self) -> HostAddress:
+        return parse_host(self.host)
+
+    @property
+    def hostname(self) -> str:
+        return self.address.hostname
+
+    @property
+    def transport(self) -> str:
+        """ssl, tcp, ws or wss: what the first connection uses."""
+        return self.address.transport or "ssl"
+
+    @property
+    def source(self) -> str:
+        return str(self.credentials.source)
+
+    def display_address(self) -> str:
+        host = self.hostname
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-ready dict of the profile's keys, every secret shown as '**********'."""
+        data = self.model_dump(mode="json", exclude={"credentials"})
+        data["credentials"] = self.credentials.model_dump(mode="json")
+        return data
