@@ -31,18 +31,24 @@ def load_profile(name: str | None = None, *, config_file: str | None = None, **o
     return config.resolve(selection.name, _check_overrides(overrides))
 
 
-def get_conn(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> BlitzGateway:
-    """A connected BlitzGateway for the profile, group and su applied. Raises a ProfileError subclass."""
+def get_conn(name: str | None = None, *, config_file: str | None = None, reconnect: bool = False,
+             **overrides: Any) -> BlitzGateway:
+    """A connected BlitzGateway for the profile, group and su applied. Raises a ProfileError subclass.
+
+    ``reconnect=True``: if the session expires (idle timeout, server restart), the next call
+    opens a new session from the profile (credentials fetched again) and carries on.
+    """
     from .connect import open_connection
 
     profile = load_profile(name, config_file=config_file, **overrides)
-    return open_connection(profile)
+    return open_connection(profile, reconnect=reconnect)
 
 
 @contextlib.contextmanager
-def connect(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> Iterator[BlitzGateway]:
+def connect(name: str | None = None, *, config_file: str | None = None, reconnect: bool = False,
+            **overrides: Any) -> Iterator[BlitzGateway]:
     """``with connect("prod") as conn:`` — closed on exit, also when the block raises."""
-    conn = get_conn(name, config_file=config_file, **overrides)
+    conn = get_conn(name, config_file=config_file, reconnect=reconnect, **overrides)
     try:
         yield conn
     finally:

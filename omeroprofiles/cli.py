@@ -325,6 +325,76 @@ def plugins(state: State, as_json: bool) -> None:
     _print_table(rows)
 
 
+# -- commands that connect ----------------------------------------------------------------------
+def _open(state: State, name: str | None):
+    from .active import select
+    from .connect import open_connection
+
+    config = state.config()
+    selection = select(config, name)
+    return open_connection(config.resolve(selection.name))
+
+
+@cli.command("test")
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@json_option
+@pass_state
+def test_(state: State, name: str | None, as_json: bool) -> None:
+    """Connect with the profile, print who and where you are, then close."""
+    from .report import describe
+
+    conn = _open(state, name)
+    try:
+        info = describe(conn)
+    finally:
+        conn.close()
+    if as_json:
+        _echo_json(info)
+        return
+    admin = "no"
+    if info["full_admin"]:
+        admin = "full administrator"
+    elif info["admin"]:
+        admin = "restricted administrator (" + (", ".join(info["privileges"]) or "no privileges") + ")"
+    group = info["group"]
+    host = info["host"] if ":" not in info["host"] else f"[{info['host']}]"
+    lines = [
+        ("profile", info["profile"]),
+        ("server", f"{host}:{info['port']} over {info['transport']}"
+                   + (" (encrypted)" if info["encrypted"] else " (NOT encrypted)")),
+        ("user", f"{info['user']['name']} (id {info['user']['id']})"
+                 + (", via su from the profile's admin" if info["su"] else "")),
+        ("group", f"{group['name']} (id {group['id']})"),
+        ("admin", admin),
+        ("elapsed", f"{info['elapsed_ms']:.0f} ms"),
+    ]
+    if info["joined_session"]:
+        lines.insert(3, ("session", "joined an existing session"))
+    for key, value in lines:
+        click.echo(f"{key + ':':9} {value}")
+
+
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@json_option
+@pass_state
+def groups(state: State, name: str | None, as_json: bool) -> None:
+    """List the groups the profile's user can switch to (* = current)."""
+    from .report import groups as group_rows
+
+    conn = _open(state, name)
+    try:
+        rows = group_rows(conn)
+    finally:
+        conn.close()
+    if as_json:
+        _echo_json(rows)
+        return
+    table = [("", "ID", "NAME", "PERMISSIONS")]
+    table += [("*" if r["current"] else "", str(r["id"]), r["name"], r["permissions"] or "") for r in rows]
+    _print_table(table)
+
+
 # -- commands that change the user's file -------------------------------------------------------
 def _example_text() -> str:
     from importlib import resources

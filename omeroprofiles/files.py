@@ -66,21 +66,33 @@ def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
     return result
 
 
-def read(path: Path, kind: str) -> ProfilesFile:
-    """Read one file; a missing file is simply empty (``exists`` False)."""
+def read_text(path: Path) -> tuple[str | None, Problem | None]:
+    """The file's text (None when it does not exist), or the problem that stops it being read.
+
+    Shared by reading and editing, so an unreadable file is a located problem everywhere, never a crash.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return ProfilesFile(path=path, kind=kind)
+        return None, None
     except IsADirectoryError:
-        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "is a directory, not a file")])
+        return None, Problem(str(path), "is a directory, not a file")
     except PermissionError:
-        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "cannot be read (permission denied)")])
+        return None, Problem(str(path), "cannot be read (permission denied)")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return ProfilesFile(path, kind, True, problems=[Problem(str(path), "is not UTF-8 text", line=line)])
+        return None, Problem(str(path), "is not UTF-8 text", line=line)
+
+
+def read(path: Path, kind: str) -> ProfilesFile:
+    """Read one file; a missing file is simply empty (``exists`` False)."""
+    text, problem = read_text(path)
+    if problem is not None:
+        return ProfilesFile(path, kind, True, problems=[problem])
+    if text is None:
+        return ProfilesFile(path=path, kind=kind)
     return parse_text(path, text, kind)
 
 

@@ -44,7 +44,8 @@ class HostAddress(BaseModel):
     path: str = ""
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$")
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
 
 
 def parse_host(value: str) -> HostAddress:

@@ -49,7 +49,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ] || ! "$venv/bin/
   for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && extra_plugins+=("-e" "$plugin")
   done
-  "$vpy" -m pip install --quiet -e ".[test]" "${extra_plugins[@]}"
+  if ! "$vpy" -m pip install --quiet -e ".[test]" "${extra_plugins[@]}" >"$venv/pip-install.log" 2>&1; then
+    cat "$venv/pip-install.log" >&2
+    log "pip install failed (log above)"
+    exit 1
+  fi
   echo "$fingerprint" > "$stamp"
 fi
 

@@ -1,0 +1,74 @@
+"""Shared test set-up: every test runs with its own HOME, XDG dirs and no OMERO_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from omeroprofiles import plugins
+from omeroprofiles.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes the real user's files or sees their OMERO_* settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name.startswith(("OMERO_", "XDG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "site" / "profiles.toml"))
+    plugins.reset_registry()
+    yield home
+    plugins.reset_registry()
+
+
+@pytest.fixture
+def user_file(isolated_env: Path) -> Path:
+    """The default user profiles file location (not created)."""
+    return isolated_env / ".config" / "omero-profiles" / "profiles.toml"
+
+
+@pytest.fixture
+def site_file(tmp_path: Path) -> Path:
+    return tmp_path / "site" / "profiles.toml"
+
+
+@pytest.fixture
+def write_user(user_file: Path):
+    """Write the user's profiles file and return its path."""
+
+    def write(text: str) -> Path:
+        user_file.parent.mkdir(parents=True, exist_ok=True)
+        user_file.write_text(text, encoding="utf-8")
+        return user_file
+
+    return write
+
+
+@pytest.fixture
+def write_site(site_file: Path):
+    def write(text: str) -> Path:
+        site_file.parent.mkdir(parents=True, exist_ok=True)
+        site_file.write_text(text, encoding="utf-8")
+        return site_file
+
+    return write
+
+
+@pytest.fixture
+def run():
+    """Invoke the CLI in-process (click's CliRunner); stdout and stderr kept apart."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None):
+        return runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+
+    return invoke

@@ -1,0 +1,136 @@
+"""Resolution: site < user, [defaults], extends chains, origins, URL ports, load_profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from omeroprofiles import ConfigError, ProfileNotFound, load_profile
+from omeroprofiles.resolve import Config
+
+BASE = """
+[defaults]
+timeout = 7
+
+[profiles.prod]
+host = "omero.example.org"
+group = "Lab A"
+credentials = { source = "env" }
+
+[profiles.staging]
+extends = "prod"
+host = "staging.example.org"
+
+[profiles.staging-b]
+extends = "staging"
+group = 12
+"""
+
+
+def test_defaults_and_extends_chain(write_user):
+    path = write_user(BASE)
+    config = Config.load()
+    profile = config.resolve("staging-b")
+    assert profile.host == "staging.example.org"
+    assert profile.group == 12
+    assert profile.timeout == 7
+    assert profile.port == 4064 and profile.secure is True and profile.keepalive == 300
+    assert profile.source == "env"
+    origin = profile.origin
+    assert origin["group"] == f"{path} [profiles.staging-b]"
+    assert origin["host"] == f"{path} [profiles.staging] via extends"
+    assert origin["credentials"] == f"{path} [profiles.prod] via extends"
+    assert origin["timeout"] == f"{path} [defaults]"
+    assert origin["port"] == "built-in default"
+
+
+def test_user_profile_replaces_site_profile_whole(write_user, write_site):
+    site = write_site('[defaults]\nkeepalive = 60\n[profiles.prod]\nhost = "site.example.org"\ngroup = "x"\n'
+                      '[profiles.shared]\nhost = "shared.example.org"\n')
+    user = write_user('[profiles.prod]\nhost = "mine.example.org"\n')
+    config = Config.load()
+    prod = config.resolve("prod")
+    assert prod.host == "mine.example.org"
+    assert prod.group is None  # replaced, not merged
+    assert prod.keepalive == 60 and prod.origin["keepalive"] == f"{site} [defaults]"
+    assert config.resolve("shared").host == "shared.example.org"
+    assert config.file_of("prod").path == user
+    assert config.file_of("shared").path == site
+
+
+def test_user_defaults_win_over_site_defaults(write_user, write_site):
+    write_site("[defaults]\ntimeout = 5\nkeepalive = 10\n")
+    write_user('[defaults]\ntimeout = 9\n[profiles.a]\nhost = "a.example.org"\n')
+    profile = Config.load().resolve("a")
+    assert (profile.timeout, profile.keepalive) == (9, 10)
+
+
+def test_url_host_sets_port_and_conflict_is_an_error(write_user):
+    write_user('[profiles.w]\nhost = "wss://h.example.org/omero-ws"\n'
+               '[profiles.x]\nhost = "ssl://h.example.org:4444"\n'
+               '[profiles.y]\nhost = "ssl://h.example.org:4444"\nport = 4064\n'
+               '[profiles.z]\nhost = "wss://h.example.org/omero-ws"\nport = 8443\n')
+    config = Config.load()
+    assert config.resolve("w").port == 443
+    assert config.resolve("w").transport == "wss"
+    assert config.resolve("x").port == 4444
+    assert config.resolve("z").port == 8443
+    with pytest.raises(ConfigError, match="port: 4064 conflicts with port 4444"):
+        config.resolve("y")
+
+
+def test_extends_cycle_names_the_chain(write_user):
+    write_user('[profiles.a]\nextends = "b"\nhost = "h"\n[profiles.b]\nextends = "c"\n[profiles.c]\nextends = "a"\n')
+    with pytest.raises(ConfigError, match=r"extends cycle: a -> b -> c -> a"):
+        Config.load().resolve("a")
+
+
+def test_broken_parent_breaks_child_but_not_siblings(write_user):
+    write_user('[profiles.p]\nhost = "h"\nport = "x"\n[profiles.c]\nextends = "p"\n[profiles.ok]\nhost = "h"\n')
+    config = Config.load()
+    with pytest.raises(ConfigError, match="profile 'p': port"):
+        config.resolve("c")
+    assert config.resolve("ok").host == "h"
+
+
+def test_load_profile_with_overrides_and_no_network(write_user):
+    write_user(BASE)
+    profile = load_profile("prod", group="Lab B", su="bob", timeout=3)
+    assert (profile.group, profile.su, profile.timeout) == ("Lab B", "bob", 3)
+    assert profile.origin["su"] == "override"
+    with pytest.raises(ConfigError, match="unknown override"):
+        load_profile("prod", colour="red")
+    with pytest.raises(ConfigError, match="override: profile 'prod': port"):
+        load_profile("prod", port="abc")
+
+
+def test_unknown_profile_suggests(write_user):
+    write_user(BASE)
+    with pytest.raises(ProfileNotFound, match="did you mean 'prod'"):
+        load_profile("prdo")
+
+
+def test_credentials_validated_by_source_model(write_user):
+    write_user('[profiles.a]\nhost = "h"\ncredentials = { source = "keyring" }\n'
+               '[profiles.b]\nhost = "h"\ncredentials = { source = "vault", path = "x" }\n')
+    config = Config.load()
+    with pytest.raises(ConfigError, match="profile 'a': credentials.username: required key is missing"):
+        config.resolve("a")
+    with pytest.raises(ConfigError, match="unknown credential source 'vault'.*installed: command, env, keyring"):
+        config.resolve("b")
+
+
+def test_plain_password_is_secret(write_user):
+    write_user('[profiles.a]\nhost = "h"\ncredentials = { source = "plain", username = "u", password = "s3cr3t-pw" }\n')
+    profile = Config.load().resolve("a")
+    assert "s3cr3t-pw" not in repr(profile)
+    assert "s3cr3t-pw" not in str(profile.redacted())
+    assert profile.credentials.password.get_secret_value() == "s3cr3t-pw"
+
+
+def test_thousand_profiles_resolve(write_user):
+    body = "".join(f'[profiles.p{i}]\nhost = "h{i}.example.org"\ncredentials = {{ source = "env" }}\n'
+                   for i in range(1000))
+    write_user(body)
+    config = Config.load()
+    assert len(list(config.valid_profiles())) == 1000
+    assert config.problems() == []
