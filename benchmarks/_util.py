@@ -1,0 +1,32 @@
+"""Small shared helpers for the benchmarks: timing medians and table printing."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+
+
+def median_seconds(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def run_command(argv: Sequence[str], env: dict[str, str] | None = None) -> Callable[[], object]:
+    def call() -> object:
+        return subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return call
+
+
+def print_table(title: str, rows: list[tuple[str, float, str]]) -> None:
+    """rows: (what, median seconds, ratio text)."""
+    print(f"\n## {title}")
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measurement'.ljust(width)}  {'median':>10}  ratio")
+    for what, seconds, ratio in rows:
+        print(f"{what.ljust(width)}  {seconds * 1000:>8.1f}ms  {ratio}")

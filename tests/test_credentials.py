@@ -1,0 +1,108 @@
+"""Builtin credential sources fetch for real (env vars, files, real subprocesses); no secret leaks."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from omeroprofiles import CredentialError, load_profile
+from omeroprofiles.connect import fetch_credentials
+
+
+def _profile(write_user, credentials: str):
+    write_user(f'[profiles.p]\nhost = "omero.example.org"\ncredentials = {credentials}\n')
+    return load_profile("p")
+
+
+def test_env_default_vars(write_user, monkeypatch):
+    profile = _profile(write_user, '{ source = "env" }')
+    monkeypatch.setenv("OMERO_USER", "ann")
+    monkeypatch.setenv("OMERO_PASSWORD", "env-secret")
+    creds = fetch_credentials(profile)
+    assert creds.username == "ann" and creds.password.get_secret_value() == "env-secret"
+    assert "env-secret" not in repr(creds) and "env-secret" not in str(creds)
+
+
+def test_env_missing_names_the_variables(write_user, monkeypatch):
+    profile = _profile(write_user, '{ source = "env", username_var = "MY_U", password_var = "MY_P" }')
+    monkeypatch.setenv("MY_U", "ann")
+    with pytest.raises(CredentialError, match=r"environment variable \$MY_P is not set") as info:
+        fetch_credentials(profile)
+    assert info.value.exit_code == 4
+
+
+def test_env_session_key_var(write_user, monkeypatch):
+    profile = _profile(write_user, '{ source = "env", session_key_var = "MY_KEY" }')
+    monkeypatch.setenv("MY_KEY", "abc-123")
+    assert fetch_credentials(profile).session_key.get_secret_value() == "abc-123"
+
+
+def test_prompt_without_tty_fails_fast(write_user):
+    profile = _profile(write_user, '{ source = "prompt", username = "ann" }')
+    with pytest.raises(CredentialError, match="needs a terminal"):
+        fetch_credentials(profile)  # pytest's stdin is not a TTY
+
+
+def test_command_json_and_bare_password(write_user, tmp_path):
+    script = tmp_path / "creds.py"
+    script.write_text('import json; print(json.dumps({"username": "cmd-user", "password": "cmd-secret"}))\n')
+    profile = _profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"] }}')
+    creds = fetch_credentials(profile)
+    assert (creds.username, creds.password.get_secret_value()) == ("cmd-user", "cmd-secret")
+
+    bare = tmp_path / "bare.py"
+    bare.write_text('print("bare-secret")\n')
+    profile = _profile(write_user, f'{{ source = "command", command = "{sys.executable} {bare}", username = "u" }}')
+    assert fetch_credentials(profile).password.get_secret_value() == "bare-secret"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("import sys; sys.exit(3)", "failed with exit status 3"),
+        ("print('{not json')", "not valid JSON"),
+        ("print('')", "printed nothing"),
+        ("import json; print(json.dumps({'username': 'u'}))", "incomplete credentials"),
+        ("import time; time.sleep(5)", "did not finish within 0.5 s"),
+    ],
+)
+def test_command_failures(write_user, tmp_path, body, fragment):
+    script = tmp_path / "c.py"
+    script.write_text(body + "\n")
+    profile = _profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"], '
+                                   'username = "u", timeout = 0.5 }')
+    with pytest.raises(CredentialError, match=fragment):
+        fetch_credentials(profile)
+
+
+def test_command_not_found(write_user):
+    profile = _profile(write_user, '{ source = "command", command = "/nonexistent/bin/creds" }')
+    with pytest.raises(CredentialError, match="was not found"):
+        fetch_credentials(profile)
+
+
+def test_session_key_from_env_and_file(write_user, monkeypatch):
+    profile = _profile(write_user, '{ source = "session", key_var = "OMERO_SESSION_KEY" }')
+    with pytest.raises(CredentialError, match=r"\$OMERO_SESSION_KEY"):
+        fetch_credentials(profile)
+    monkeypatch.setenv("OMERO_SESSION_KEY", "k-1")
+    assert fetch_credentials(profile).session_key.get_secret_value() == "k-1"
+
+
+def test_keyring_with_a_real_file_backend(write_user, tmp_path, monkeypatch):
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring.cfg")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        profile = _profile(write_user, '{ source = "keyring", username = "ann" }')
+        with pytest.raises(CredentialError, match="no keyring entry for service 'omero-profiles:omero.example.org'"):
+            fetch_credentials(profile)
+        keyring.set_password("omero-profiles:omero.example.org", "ann", "kr-secret")
+        assert fetch_credentials(profile).password.get_secret_value() == "kr-secret"
+    finally:
+        keyring.set_keyring(previous)

@@ -1,0 +1,43 @@
+"""Keep the docs honest: every CLI command, hook, profile key and builtin source is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from omeroprofiles import hookspecs
+from omeroprofiles.cli import cli
+from omeroprofiles.model import PROFILE_KEYS
+from omeroprofiles.plugins import Registry
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_cli_command_is_in_the_readme_reference():
+    reference = README.split("## CLI reference", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([a-z-]+)", reference, flags=re.M))
+    assert set(cli.commands) <= documented, set(cli.commands) - documented
+
+
+def test_every_hook_is_documented_with_a_docstring():
+    hooks = [name for name in dir(hookspecs) if name.startswith("omeroprofiles_")]
+    assert hooks
+    for name in hooks:
+        assert f"`{name}()`" in README, name
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), name
+
+
+def test_every_profile_key_and_builtin_source_is_documented():
+    keys_table = README.split("### Keys of a profile", 1)[1].split("\n### ", 1)[0]
+    for key in PROFILE_KEYS:
+        assert f"| `{key}` |" in keys_table, key
+    sources_table = README.split("### Credential sources", 1)[1].split("\n### ", 1)[0]
+    for name in Registry(load_entry_points=False).sources:
+        assert f"| `{name}` |" in sources_table, name
+
+
+def test_readme_commands_exist():
+    root = Path(__file__).resolve().parents[1]
+    for script in re.findall(r"^(scripts/[a-z_]+\.sh)", README, flags=re.M):
+        assert (root / script).exists(), script
+    assert "scripts/test.sh" in (root / ".ci" / "run").read_text()
