@@ -15,7 +15,7 @@ from typing import Any
 
 import tomli_w
 
-from .errors import ProfileNotFound
+from .errors import ConfigError, ProfileNotFound
 from .files import tomllib
 from .locations import PROFILE_ENV, Locations
 from .resolve import Config
@@ -76,6 +76,8 @@ def select(config: Config, explicit: str | None = None) -> Selection:
             if not config.has(name) and not config.file_problems:
                 raise config.not_found(name, f" ({detail})")
             return Selection(name, reason, detail)
+    if config.file_problems:  # e.g. a syntax error: "no profiles are defined" would be false
+        raise ConfigError(config.file_problems)
     names = config.names()
     listing = f" Available: {', '.join(names)}." if names else " No profiles are defined yet."
     raise ProfileNotFound(

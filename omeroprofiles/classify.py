@@ -61,7 +61,8 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
     if isinstance(exc, omero.SecurityViolation):
         return AccessDenied(f"{at}: access denied{who} ({name})")
     if isinstance(exc, omero.ClientError) and "null object prox" in str(exc):
-        return ServerUnreachable(f"{at}: no OMERO session could be created (no answer from the router)")
+        return ServerUnreachable(f"{at}: no answer within {timeout:g} s (profile timeout); the server is down, "
+                                 "overloaded, or something on that port is not an OMERO router")
     if isinstance(exc, Ice.LocalException | omero.ServerError):
         return ServerUnreachable(f"{at}: connection failed ({name})")
     return None

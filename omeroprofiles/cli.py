@@ -106,6 +106,19 @@ def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
     6 authentication rejected, 7 access denied.
     """
     ctx.obj = State(config_path=config, debug=debug)
+    _configure_logging(debug)
+
+
+def _configure_logging(debug: bool) -> None:
+    """omero-py logs retries and warnings to stderr via logging.basicConfig(); the CLI reports
+    failures itself, so library logging is shown only with --debug."""
+    import logging
+
+    root = logging.getLogger()
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    elif not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 pass_state = click.pass_obj
@@ -363,7 +376,7 @@ def test_(state: State, name: str | None, as_json: bool) -> None:
         ("server", f"{host}:{info['port']} over {info['transport']}"
                    + (" (encrypted)" if info["encrypted"] else " (NOT encrypted)")),
         ("user", f"{info['user']['name']} (id {info['user']['id']})"
-                 + (", via su from the profile's admin" if info["su"] else "")),
+                 + (f", via su by {info['su_by']}" if info["su"] else "")),
         ("group", f"{group['name']} (id {group['id']})"),
         ("admin", admin),
         ("elapsed", f"{info['elapsed_ms']:.0f} ms"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .classify import classify, where
@@ -22,6 +23,19 @@ log = logging.getLogger(__name__)
 AGENT = "omero-profiles"
 CONNECT_ATTEMPTS = 3
 """omero.client.createSession tries a timed-out connect this many times; the timeout is shared out."""
+
+
+@dataclass
+class Session:
+    """An open OMERO session and how it was opened."""
+
+    client: Any
+    joined: bool
+    """True when an existing session was joined by key: closing then only detaches."""
+    call_group: int | None = None
+    """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
+    su_by: str | None = None
+    """The administrator who opened this session for the su target."""
 
 
 def fetch_credentials(profile: Profile) -> Credentials:
@@ -50,18 +64,18 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
     from .gateway import ProfileGateway
 
     started = time.monotonic()
-    client, joined, call_group = establish(profile)
+    session = establish(profile)
     elapsed_ms = (time.monotonic() - started) * 1000
     try:
-        return ProfileGateway(client, profile=profile, joined=joined, su=profile.su, call_group=call_group,
-                              elapsed_ms=elapsed_ms, reopen=(lambda: establish(profile)) if reconnect else None)
+        return ProfileGateway(session, profile=profile, elapsed_ms=elapsed_ms,
+                              reopen=(lambda: establish(profile)) if reconnect else None)
     except BaseException:
-        _dispose(client, kill=not joined)
+        _dispose(session.client, kill=not session.joined)
         raise
 
 
-def establish(profile: Profile) -> tuple[Any, bool, int | None]:
-    """Open the session: (omero.client, joined?, per-call group id or None)."""
+def establish(profile: Profile) -> Session:
+    """Fetch credentials and open the session the profile describes (login, join or su)."""
     credentials = fetch_credentials(profile)
     if profile.su:
         from .su import become
@@ -86,8 +100,7 @@ def new_client(profile: Profile) -> Any:
     return client
 
 
-def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None,
-                ) -> tuple[Any, bool, int | None]:
+def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None) -> Session:
     """Log in (or join), switch to plain TCP if not secure, apply and verify the group."""
     joined = credentials.session_key is not None
     login_group = group if isinstance(group, str) and not joined else None
@@ -98,11 +111,13 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
         client = _maybe_insecure(client, profile)
         if profile.keepalive > 0:
             client.enableKeepAlive(profile.keepalive)
-        return client, joined, call_group
+        return Session(client, joined, call_group)
     except BaseException as exc:
         _dispose(client, kill=not joined)
         if isinstance(exc, ProfileError | KeyboardInterrupt):
             raise
+        if login_group is not None and _is_create_session_refusal(exc):
+            raise _not_member_after_login(profile, credentials, login_group) from None
         mapped = classify(exc, profile, user=credentials.username, timeout=profile.timeout, joining=joined)
         if mapped is None:
             raise
@@ -172,6 +187,13 @@ def _not_member(profile: Profile, user: str | None, group: int | str, *, admin: 
     shown = f"'{group}'" if isinstance(group, str) else f"id {group}"
     return AccessDenied(f"{where(profile)}: user '{user}' is not a member of group {shown}, or it does not "
                         f"exist{have}")
+
+
+def _is_create_session_refusal(exc: BaseException) -> bool:
+    import omero
+    import omero.clients  # noqa: F401
+
+    return isinstance(exc, omero.WrappedCreateSessionException)
 
 
 def _not_member_after_login(profile: Profile, credentials: Credentials, group: int | str) -> AccessDenied:

@@ -2,11 +2,21 @@
 
 Every edit: take the lock, re-read the file, change the parsed document, validate the result
 (site file + edited user file) and write atomically only if the edit adds no new problem.
+
+tomlkit decides *what* the edited document means. Where it files things is not always where a
+person would: a comment written above ``[profiles.b]`` belongs, to tomlkit, to the end of the
+table before it, so deleting that table deleted b's comment and kept the deleted table's own; a
+new key landed below such a comment; a new table ate the file's blank-line layout. So adding and
+removing a table, and adding a key, also build the text a person would write, and use it when it
+parses to exactly what tomlkit produced (otherwise tomlkit's own rendering stands). That makes
+``add`` followed by ``remove`` give back the file byte for byte.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
@@ -22,6 +32,9 @@ from .writing import atomic_write, locked
 STRING_KEYS = {"host", "su", "description", "extends"}
 """Keys whose value is always text, so ``set prod su 1234`` stores the string '1234'."""
 
+SECRET_KEYS = {"password", "key"}
+"""Credential keys that hold a secret (plain's password, session's key): never set from a command line."""
+
 
 def _config_for(locations: Locations, user: files_mod.ProfilesFile, registry: Registry | None) -> Config:
     site = files_mod.read(locations.site_file, "site")
@@ -33,10 +46,10 @@ def edit_user_file(locations: Locations, change: Callable[[tomlkit.TOMLDocument]
     """Apply ``change`` to the user's file; returns the new text. Raises ConfigError, writes nothing, on error."""
     path = locations.user_file
     with locked(path):
-        try:
-            old_text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            old_text = ""
+        old_text, unreadable = files_mod.read_text(path)
+        if unreadable is not None:
+            raise ConfigError([unreadable], hint="nothing was written")
+        old_text = old_text or ""
         before = files_mod.parse_text(path, old_text)
         syntax = [p for p in before.problems if p.message.startswith("TOML syntax error")]
         if syntax:
@@ -55,6 +68,155 @@ def edit_user_file(locations: Locations, change: Callable[[tomlkit.TOMLDocument]
         return new_text
 
 
+# -- the text a person would write ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Header:
+    line: int
+    """Index of the ``[table]`` line."""
+    start: int
+    """Index of the first comment line directly above it (no blank line between): they belong to it."""
+    path: tuple[str, ...] | None
+    """The table's key path; None for ``[[array]]`` headers (boundaries only)."""
+
+
+def _scan(text: str) -> tuple[list[str], list[_Header]]:
+    """The lines of ``text`` and its table headers. A heuristic: callers verify what they build from it."""
+    lines = text.splitlines(keepends=True)
+    headers: list[_Header] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped.startswith("["):
+            continue
+        path: tuple[str, ...] | None = None
+        if not stripped.startswith("[["):
+            try:
+                table: Any = files_mod.tomllib.loads(stripped)
+            except files_mod.tomllib.TOMLDecodeError:
+                continue  # e.g. a line of a multi-line array
+            keys: list[str] = []
+            while isinstance(table, dict) and len(table) == 1:
+                key = next(iter(table))
+                keys.append(key)
+                table = table[key]
+            path = tuple(keys)
+        start = index
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        headers.append(_Header(index, start, path))
+    return lines, headers
+
+
+def _newline(text: str) -> str:
+    return "\r\n" if "\r\n" in text else "\n"
+
+
+_TRAILING_BLANK = re.compile(r"(?:\r?\n[ \t]*)+\Z")
+
+
+def _profile_span(headers: list[_Header], name: str, n_lines: int) -> tuple[int, int] | None:
+    """Lines [first, end) of profile ``name``: its comments, header and sub-tables; None if scattered."""
+    own = [i for i, h in enumerate(headers) if h.path is not None and h.path[:2] == ("profiles", name)]
+    if not own or own != list(range(own[0], own[-1] + 1)):
+        return None
+    end = headers[own[-1] + 1].start if own[-1] + 1 < len(headers) else n_lines
+    return headers[own[0]].start, end
+
+
+def _text_without_profile(text: str, name: str) -> str | None:
+    lines, headers = _scan(text)
+    span = _profile_span(headers, name, len(lines))
+    if span is None:
+        return None
+    first, end = span
+    if end < len(lines):
+        return "".join(lines[:first] + lines[end:])
+    # The last table: also drop the blank lines that separated it, and keep the file's ending.
+    head = _TRAILING_BLANK.sub("", "".join(lines[:first]))
+    if not head.strip():
+        return ""
+    tail = "".join(lines[first:])
+    return head + tail[len(tail.rstrip("\r\n")):]
+
+
+def _text_with_table(text: str, block: str, *, first: bool = False) -> str:
+    """Insert a rendered table: after the last profile (or before the first, with ``first``), else at the end."""
+    nl = _newline(text)
+    block = block.replace("\n", nl) if nl != "\n" else block
+    lines, headers = _scan(text)
+    profiles = [i for i, h in enumerate(headers) if h.path is not None and h.path[:1] == ("profiles",)]
+    at: int | None = None
+    if profiles and first:
+        at = headers[profiles[0]].start
+    elif profiles and profiles[-1] + 1 < len(headers):
+        at = headers[profiles[-1] + 1].start
+    if at is not None:
+        before, after = "".join(lines[:at]), "".join(lines[at:])
+        gap = "" if not before.strip() or before.endswith(nl + nl) else nl
+        return before + gap + block + nl + after
+    body = _TRAILING_BLANK.sub("", text)
+    if not body.strip():
+        return block
+    ending = text[len(body):]
+    return body + nl + nl + block.rstrip("\r\n") + (ending if ending.strip("\r\n") == "" else nl)
+
+
+def _text_with_key(text: str, path: tuple[str, ...], key: str, value: Any) -> str | None:
+    """Add ``key = value`` below the last value of the table at ``path``, indented like its first one."""
+    lines, headers = _scan(text)
+    at = [i for i, h in enumerate(headers) if h.path == path]
+    if len(at) != 1:
+        return None
+    header = headers[at[0]]
+    end = headers[at[0] + 1].start if at[0] + 1 < len(headers) else len(lines)
+    content = [i for i in range(header.line + 1, end)
+               if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+    indent = re.match(r"[ \t]*", lines[content[0]]).group(0) if content else ""  # type: ignore[union-attr]
+    after = content[-1] if content else header.line
+    nl = _newline(text)
+    if not lines[after].endswith("\n"):
+        lines[after] += nl
+    shown = _inline(value) if isinstance(value, Mapping) else value
+    lines.insert(after + 1, f"{indent}{tomlkit.key(key).as_string()} = {_value(shown)}{nl}")
+    return "".join(lines)
+
+
+def _adopt(doc: tomlkit.TOMLDocument, text: str | None) -> None:
+    """Make ``doc`` the parse of ``text`` if that means exactly what ``doc`` means now."""
+    if text is None:
+        return
+    try:
+        candidate = tomlkit.parse(text)
+    except Exception:  # the heuristic built something tomlkit rejects: keep tomlkit's own rendering
+        return
+    wanted = doc.unwrap()
+    if candidate.unwrap() != wanted:
+        return
+    previous = doc.__reduce_ex__(2)[2]
+    _set_state(doc, candidate.__reduce_ex__(2)[2])
+    if doc.as_string() != text or doc.unwrap() != wanted:
+        _set_state(doc, previous)
+
+
+def _set_state(doc: tomlkit.TOMLDocument, state: tuple[Any, ...]) -> None:
+    """Replace the whole content of ``doc`` in place (the caller holds the object): tomlkit's pickle state."""
+    dict.clear(doc)
+    doc.__init__(True)  # type: ignore[misc]
+    doc.__setstate__(state)
+
+
+def _inline(values: Mapping[str, Any]) -> InlineTable:
+    """An inline table written the way the docs write them: ``{ source = "env", username = "bob" }``."""
+    if not values:
+        return tomlkit.inline_table()
+    items = ", ".join(f"{tomlkit.key(k).as_string()} = {_value(v)}" for k, v in values.items())
+    return tomlkit.parse(f"x = {{ {items} }}\n")["x"]  # type: ignore[return-value]
+
+
+def _value(value: Any) -> str:
+    return value.as_string() if hasattr(value, "as_string") else tomlkit.item(value).as_string()
+
+
+# -- the edits ----------------------------------------------------------------------------------------
 def _profiles_table(doc: tomlkit.TOMLDocument, create: bool) -> Table | None:
     if "profiles" not in doc:
         if not create:
@@ -63,33 +225,47 @@ def _profiles_table(doc: tomlkit.TOMLDocument, create: bool) -> Table | None:
     return doc["profiles"]  # type: ignore[return-value]
 
 
+def _new_table(values: Mapping[str, Any]) -> Table:
+    table = tomlkit.table()
+    for key, value in values.items():
+        table.add(key, _inline(value) if isinstance(value, Mapping) else value)
+    return table
+
+
+def _render_profile(name: str, values: Mapping[str, Any]) -> str:
+    doc = tomlkit.document()
+    profiles = tomlkit.table(is_super_table=True)
+    profiles.add(name, _new_table(values))
+    doc.add("profiles", profiles)
+    return doc.as_string()
+
+
 def add_profile(name: str, values: Mapping[str, Any]) -> Callable[[tomlkit.TOMLDocument], None]:
     def change(doc: tomlkit.TOMLDocument) -> None:
+        before = doc.as_string()
         profiles = _profiles_table(doc, create=True)
         assert profiles is not None
         if name in profiles:
             raise ConfigError(f"profile '{name}' already exists in this file; change it with "
                               f"'omero-profile set {name} KEY VALUE'")
-        table = tomlkit.table()
-        for key, value in values.items():
-            if key == "credentials":
-                inline = tomlkit.inline_table()
-                inline.update(value)
-                table.add(key, inline)
-            else:
-                table.add(key, value)
-        profiles.add(name, table)
+        if isinstance(profiles, InlineTable):  # TOML cannot put a [table] inside one
+            raise ConfigError("this file writes 'profiles' as an inline table; rewrite it as [profiles.NAME] "
+                              "tables to add profiles with this command")
+        profiles.add(name, _new_table(values))
+        _adopt(doc, _text_with_table(before, _render_profile(name, values)))
     return change
 
 
 def remove_profile(name: str) -> Callable[[tomlkit.TOMLDocument], None]:
     def change(doc: tomlkit.TOMLDocument) -> None:
+        before = doc.as_string()
         profiles = _profiles_table(doc, create=False)
         if profiles is None or name not in profiles:
             raise ProfileNotFound(f"profile '{name}' is not defined in this file")
         del profiles[name]
         if len(profiles) == 0 and getattr(profiles, "is_super_table", lambda: False)():
             del doc["profiles"]
+        _adopt(doc, _text_without_profile(before, name))
     return change
 
 
@@ -98,13 +274,25 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
     parts = dotted.split(".")
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(parts):
         raise ConfigError(f"cannot set '{dotted}': use a profile key (host, port, ...) or credentials.KEY")
+    if isinstance(value, Mapping):
+        if SECRET_KEYS & set(value):  # the CLI refuses credentials.password; a whole table must not slip past
+            raise ConfigError(f"refusing to write a secret ({', '.join(sorted(SECRET_KEYS & set(value)))}) "
+                              "from the command line; use 'omero-profile add --ask-password' or edit the file")
+        value = _inline(value)  # a table value stays on its line, written like the docs write it
 
     def change(doc: tomlkit.TOMLDocument) -> None:
+        before = doc.as_string()
+        path: tuple[str, ...] = ("defaults",) if name == "defaults" else ("profiles", name)
         if name == "defaults":
             if "defaults" not in doc:
                 if unset:
                     raise ConfigError("this file has no [defaults] table")
-                doc.add("defaults", tomlkit.table())
+                values = {parts[0]: {parts[1]: value} if len(parts) == 2 else value}
+                doc.add("defaults", _new_table(values))
+                block = tomlkit.document()
+                block.add("defaults", _new_table(values))
+                _adopt(doc, _text_with_table(before, block.as_string(), first=True))  # above the profiles
+                return
             table = doc["defaults"]
         else:
             profiles = _profiles_table(doc, create=False)
@@ -115,7 +303,9 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
             if "credentials" not in table:
                 if unset:
                     raise ConfigError(f"'{dotted}' is not set")
-                table.add("credentials", tomlkit.inline_table())
+                table.add("credentials", _inline({parts[1]: value}))
+                _adopt(doc, _text_with_key(before, path, "credentials", {parts[1]: value}))
+                return
             container = table["credentials"]
             key = parts[1]
         else:
@@ -126,8 +316,15 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
             del container[key]
         elif key in container:
             container[key] = value
-        elif isinstance(container, InlineTable | Table):
-            container.add(key, value) if isinstance(container, Table) else container.update({key: value})
+        elif isinstance(container, Table):
+            container.add(key, value)
+            _adopt(doc, _text_with_key(before, path + tuple(parts[:-1]), key, value))
+            return
+        else:
+            container.update({key: value})
+        if len(parts) == 2 and isinstance(container, InlineTable):  # tomlkit leaves '{ a = 1, b = 2}'
+            items = {k.key: v for k, v in container.value.body if k is not None}
+            table[parts[0]] = _inline(items)
     return change
 
 

@@ -60,7 +60,11 @@ def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
     try:
         result.data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        result.problems.append(_syntax_problem(path, text, exc))
+        problem = _syntax_problem(path, text, exc)
+        if text.startswith("\ufeff"):  # Notepad's BOM: TOML forbids it, and "Invalid statement" hides why
+            problem = Problem(str(path), "TOML syntax error: the file starts with a byte-order mark (BOM); "
+                              "save it as UTF-8 without BOM", line=1, column=1)
+        result.problems.append(problem)
         return result
     _check_top_level(result)
     return result

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from omero.gateway import BlitzGateway
 
+from .connect import Session
 from .model import Profile
 
 log = logging.getLogger(__name__)
@@ -21,16 +21,12 @@ log = logging.getLogger(__name__)
 class ProfileGateway(BlitzGateway):
     """A connected gateway opened from a profile."""
 
-    def __init__(self, client: Any, *, profile: Profile, joined: bool, su: str | None,
-                 call_group: int | None, elapsed_ms: float,
-                 reopen: Callable[[], tuple[Any, bool, int | None]] | None = None) -> None:
-        super().__init__(client_obj=client)
+    def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float,
+                 reopen: Callable[[], Session] | None = None) -> None:
+        super().__init__(client_obj=session.client)
         self.profile = profile
-        self.joined = joined
-        """True when we joined an existing session (session key): close() then only detaches."""
-        self.su = su
-        self.call_group = call_group
-        """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
+        self.su = profile.su
+        self._take(session)
         self.connect_elapsed_ms = elapsed_ms
         self._reopen = reopen
         self.reconnects = 0
@@ -39,6 +35,13 @@ class ProfileGateway(BlitzGateway):
     def __repr__(self) -> str:
         state = "connected" if self._connected else "closed"
         return f"<ProfileGateway profile={self.profile.name!r} host={self.profile.display_address()!r} {state}>"
+
+    def _take(self, session: Session) -> None:
+        self.joined = session.joined
+        """True when we joined an existing session (session key): close() then only detaches."""
+        self.call_group = session.call_group
+        """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
+        self.su_by = session.su_by
 
     def _apply_call_group(self) -> None:
         if self.call_group is not None:
@@ -64,12 +67,11 @@ class ProfileGateway(BlitzGateway):
         """Open a fresh session from the profile (credentials fetched again) and switch to it."""
         if self._reopen is None:
             raise RuntimeError("this connection was opened without reconnect=True")
-        client, joined, call_group = self._reopen()
+        session = self._reopen()
         old = self.c
-        self.c = client
-        self.joined = joined
-        self.call_group = call_group
-        self._sessionUuid = client.getSessionId()
+        self.c = session.client
+        self._take(session)
+        self._sessionUuid = session.client.getSessionId()
         self._session = None
         self._ctx = None
         self._user = None

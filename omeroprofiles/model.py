@@ -64,12 +64,12 @@ def parse_host(value: str) -> HostAddress:
                 + ", ".join(f"{s}://" for s in URL_SCHEMES) + ")"
             )
         parts = urlsplit(value)
+        if parts.username or parts.password:  # first: every later message quotes the URL
+            raise ValueError("must not contain a user name or password; use credentials")
         try:
             port = parts.port
         except ValueError as exc:
             raise ValueError(f"invalid port in URL '{value}'") from exc
-        if parts.username or parts.password:
-            raise ValueError("must not contain a user name or password; use credentials")
         hostname = parts.hostname or ""
         _check_hostname(hostname, value)
         if scheme in ("ssl", "tcp") and parts.path not in ("", "/"):
@@ -134,6 +134,16 @@ class ProfileTable(_Strict):
     def _host(cls, value: str | None) -> str | None:
         if value is not None:
             parse_host(value)
+        return value
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group_type(cls, value: Any) -> Any:
+        # Without this, 1.5 or true is reported by the union's first member: "should be a valid integer".
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | str)):
+            kind = {bool: "a boolean", float: "a number", list: "an array", dict: "a table"}.get(
+                type(value), f"a {type(value).__name__}")
+            raise ValueError(f"must be a group name (a string), a group id (an integer) or -1 (got {kind})")
         return value
 
     @field_validator("group")

@@ -25,6 +25,7 @@ def describe(conn: Any) -> dict[str, Any]:
         "full_admin": full_admin,
         "privileges": privileges,
         "su": conn.su,
+        "su_by": conn.su_by,
         "joined_session": conn.joined,
         "host": profile.hostname,
         "port": profile.port,

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import files as files_mod
-from .errors import ConfigError, Problem, ProfileNotFound
+from .errors import ConfigError, Problem, ProfileError, ProfileNotFound
 from .locations import Locations, locate
 from .model import (
     BUILTIN_DEFAULTS,
@@ -84,9 +84,10 @@ class Config:
                         _did_you_mean(key, DEFAULTS_KEYS)
                     self.file_problems.append(Problem(pf.label, f"unknown key{hint}", key=f"defaults.{key}"))
                     continue
-                self._defaults[key] = (value, f"{pf.label} [defaults]")
-            checked = {k: v for k, v in defaults.items() if k in DEFAULTS_KEYS}
-            self.file_problems.extend(_table_problems(checked, pf.label, None, prefix="defaults."))
+                problems = _table_problems({key: value}, pf.label, None, prefix="defaults.")
+                self.file_problems.extend(problems)
+                if not problems:  # a bad default is reported once, here, and never reaches a Profile
+                    self._defaults[key] = (value, f"{pf.label} [defaults]")
         for name, table in pf.profiles.items():
             if not re.match(NAME_PATTERN, name):
                 self.file_problems.append(Problem(
@@ -110,12 +111,18 @@ class Config:
         entry = self._entries.get(name)
         return entry.table if entry else None
 
-    def not_found(self, name: str, why: str = "") -> ProfileNotFound:
+    def not_found(self, name: str, why: str = "") -> ProfileError:
+        """The error for a name no file defines: ProfileNotFound, unless a broken file may be hiding it.
+
+        A file that cannot be parsed has no profiles to offer, so 'not defined' (exit 3) would send
+        the user looking for a typo; the file's own problems (exit 2) are the answer.
+        """
+        if self.file_problems:
+            return ConfigError(_unique(self.file_problems))
         read = [str(f.path) for f in self.files if f.exists] or [str(self.locations.user_file) + " (missing)"]
         message = f"profile '{name}'{why} is not defined in {', '.join(read)}"
         close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
-        if close:
-            message += f"; did you mean '{close[0]}'?"
+        message += f"; did you mean '{close[0]}'?" if close else "."
         message += f" Available: {', '.join(self.names())}." if self.names() else \
             " No profiles are defined yet (omero-profile init, or omero-profile add NAME --host HOST)."
         return ProfileNotFound(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .classify import where
+from .connect import Session
 from .credentials.base import Credentials
 from .errors import AccessDenied
 from .model import Profile
@@ -19,7 +20,7 @@ SU_TIME_TO_LIVE_MS = 0
 omero-py's suConn uses 60 s, which silently ends long-running su scripts after a minute."""
 
 
-def become(profile: Profile, credentials: Credentials) -> tuple[Any, bool, int | None]:
+def become(profile: Profile, credentials: Credentials) -> Session:
     import omero
     import omero.sys
     from omero.gateway import BlitzGateway
@@ -31,8 +32,8 @@ def become(profile: Profile, credentials: Credentials) -> tuple[Any, bool, int |
     if credentials.session_key is not None:
         raise AccessDenied(f"{where(profile)}: su needs an administrator's username and password, "
                            "not a session key")
-    admin_client, _, _ = session_for(profile.model_copy(update={"secure": True, "keepalive": 0}),
-                                     credentials, group=None)
+    admin_client = session_for(profile.model_copy(update={"secure": True, "keepalive": 0}),
+                               credentials, group=None).client
     try:
         admin = BlitzGateway(client_obj=admin_client)
         ec = admin.getEventContext()
@@ -63,12 +64,13 @@ def become(profile: Profile, credentials: Credentials) -> tuple[Any, bool, int |
             raise AccessDenied(f"{where(profile)}: the server refused su to '{target}' ({type(exc).__name__})") \
                 from None
         key = session.getUuid().val
+        admin_name = ec.userName
     finally:
         _dispose(admin_client, kill=True)
-    su_credentials = Credentials(session_key=key)
-    client, _, call_group = session_for(profile, su_credentials,
-                                        group=-1 if profile.group == -1 else None)
-    return client, False, call_group
+    opened = session_for(profile, Credentials(session_key=key), group=-1 if profile.group == -1 else None)
+    opened.joined = False  # we created this session for the target: close() must end it
+    opened.su_by = admin_name
+    return opened
 
 
 def _target_group(profile: Profile, admin: Any, groups: list[Any]) -> str:
