@@ -488,9 +488,14 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
         values["credentials"] = credentials
 
     def change(doc):
-        add_profile(name, values)(doc)
-        if make_default:
-            doc["default"] = name
+        text = add_profile(name, values)(doc)
+        if not make_default:
+            return text
+        import tomlkit
+
+        with_default = tomlkit.parse(text)
+        with_default["default"] = name
+        return with_default.as_string()
 
     edit_user_file(state.locations, change)
     click.echo(f"Added profile '{name}' to {state.locations.user_file}", err=True)

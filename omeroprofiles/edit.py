@@ -36,12 +36,16 @@ SECRET_KEYS = {"password", "key"}
 """Credential keys that hold a secret (plain's password, session's key): never set from a command line."""
 
 
+Change = Callable[[tomlkit.TOMLDocument], str]
+"""An edit: changes the parsed document and returns the file's new text."""
+
+
 def _config_for(locations: Locations, user: files_mod.ProfilesFile, registry: Registry | None) -> Config:
     site = files_mod.read(locations.site_file, "site")
     return Config(locations, [site, user], registry)
 
 
-def edit_user_file(locations: Locations, change: Callable[[tomlkit.TOMLDocument], None], *,
+def edit_user_file(locations: Locations, change: Change, *,
                    registry: Registry | None = None) -> str:
     """Apply ``change`` to the user's file; returns the new text. Raises ConfigError, writes nothing, on error."""
     path = locations.user_file
@@ -54,9 +58,7 @@ def edit_user_file(locations: Locations, change: Callable[[tomlkit.TOMLDocument]
         syntax = [p for p in before.problems if p.message.startswith("TOML syntax error")]
         if syntax:
             raise ConfigError(syntax, hint="fix the syntax error first; nothing was written")
-        doc = tomlkit.parse(old_text)
-        change(doc)
-        new_text = doc.as_string()
+        new_text = change(tomlkit.parse(old_text))
         if new_text == old_text:
             return new_text
         old_problems = set(_config_for(locations, before, registry).problems())
@@ -180,28 +182,16 @@ def _text_with_key(text: str, path: tuple[str, ...], key: str, value: Any) -> st
     return "".join(lines)
 
 
-def _adopt(doc: tomlkit.TOMLDocument, text: str | None) -> None:
-    """Make ``doc`` the parse of ``text`` if that means exactly what ``doc`` means now."""
+def _preferred(doc: tomlkit.TOMLDocument, text: str | None) -> str:
+    """``text`` if it means exactly what the edited ``doc`` means, else tomlkit's own rendering."""
+    rendered = doc.as_string()
     if text is None:
-        return
+        return rendered
     try:
-        candidate = tomlkit.parse(text)
-    except Exception:  # the heuristic built something tomlkit rejects: keep tomlkit's own rendering
-        return
-    wanted = doc.unwrap()
-    if candidate.unwrap() != wanted:
-        return
-    previous = doc.__reduce_ex__(2)[2]
-    _set_state(doc, candidate.__reduce_ex__(2)[2])
-    if doc.as_string() != text or doc.unwrap() != wanted:
-        _set_state(doc, previous)
-
-
-def _set_state(doc: tomlkit.TOMLDocument, state: tuple[Any, ...]) -> None:
-    """Replace the whole content of ``doc`` in place (the caller holds the object): tomlkit's pickle state."""
-    dict.clear(doc)
-    doc.__init__(True)  # type: ignore[misc]
-    doc.__setstate__(state)
+        same = tomlkit.parse(text).unwrap() == doc.unwrap()
+    except Exception:  # the layout heuristic built something tomlkit rejects
+        return rendered
+    return text if same else rendered
 
 
 def _inline(values: Mapping[str, Any]) -> InlineTable:
@@ -240,8 +230,8 @@ def _render_profile(name: str, values: Mapping[str, Any]) -> str:
     return doc.as_string()
 
 
-def add_profile(name: str, values: Mapping[str, Any]) -> Callable[[tomlkit.TOMLDocument], None]:
-    def change(doc: tomlkit.TOMLDocument) -> None:
+def add_profile(name: str, values: Mapping[str, Any]) -> Change:
+    def change(doc: tomlkit.TOMLDocument) -> str:
         before = doc.as_string()
         profiles = _profiles_table(doc, create=True)
         assert profiles is not None
@@ -252,12 +242,12 @@ def add_profile(name: str, values: Mapping[str, Any]) -> Callable[[tomlkit.TOMLD
             raise ConfigError("this file writes 'profiles' as an inline table; rewrite it as [profiles.NAME] "
                               "tables to add profiles with this command")
         profiles.add(name, _new_table(values))
-        _adopt(doc, _text_with_table(before, _render_profile(name, values)))
+        return _preferred(doc, _text_with_table(before, _render_profile(name, values)))
     return change
 
 
-def remove_profile(name: str) -> Callable[[tomlkit.TOMLDocument], None]:
-    def change(doc: tomlkit.TOMLDocument) -> None:
+def remove_profile(name: str) -> Change:
+    def change(doc: tomlkit.TOMLDocument) -> str:
         before = doc.as_string()
         profiles = _profiles_table(doc, create=False)
         if profiles is None or name not in profiles:
@@ -265,11 +255,11 @@ def remove_profile(name: str) -> Callable[[tomlkit.TOMLDocument], None]:
         del profiles[name]
         if len(profiles) == 0 and getattr(profiles, "is_super_table", lambda: False)():
             del doc["profiles"]
-        _adopt(doc, _text_without_profile(before, name))
+        return _preferred(doc, _text_without_profile(before, name))
     return change
 
 
-def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Callable[[tomlkit.TOMLDocument], None]:
+def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Change:
     """Set (or remove) ``key`` or ``credentials.key`` in profile ``name``; ``name`` 'defaults' edits [defaults]."""
     parts = dotted.split(".")
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(parts):
@@ -280,7 +270,7 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
                               "from the command line; use 'omero-profile add --ask-password' or edit the file")
         value = _inline(value)  # a table value stays on its line, written like the docs write it
 
-    def change(doc: tomlkit.TOMLDocument) -> None:
+    def change(doc: tomlkit.TOMLDocument) -> str:
         before = doc.as_string()
         path: tuple[str, ...] = ("defaults",) if name == "defaults" else ("profiles", name)
         if name == "defaults":
@@ -291,8 +281,7 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
                 doc.add("defaults", _new_table(values))
                 block = tomlkit.document()
                 block.add("defaults", _new_table(values))
-                _adopt(doc, _text_with_table(before, block.as_string(), first=True))  # above the profiles
-                return
+                return _preferred(doc, _text_with_table(before, block.as_string(), first=True))  # above profiles
             table = doc["defaults"]
         else:
             profiles = _profiles_table(doc, create=False)
@@ -304,8 +293,7 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
                 if unset:
                     raise ConfigError(f"'{dotted}' is not set")
                 table.add("credentials", _inline({parts[1]: value}))
-                _adopt(doc, _text_with_key(before, path, "credentials", {parts[1]: value}))
-                return
+                return _preferred(doc, _text_with_key(before, path, "credentials", {parts[1]: value}))
             container = table["credentials"]
             key = parts[1]
         else:
@@ -318,13 +306,13 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Calla
             container[key] = value
         elif isinstance(container, Table):
             container.add(key, value)
-            _adopt(doc, _text_with_key(before, path + tuple(parts[:-1]), key, value))
-            return
+            return _preferred(doc, _text_with_key(before, path + tuple(parts[:-1]), key, value))
         else:
             container.update({key: value})
         if len(parts) == 2 and isinstance(container, InlineTable):  # tomlkit leaves '{ a = 1, b = 2}'
             items = {k.key: v for k, v in container.value.body if k is not None}
             table[parts[0]] = _inline(items)
+        return doc.as_string()
     return change
 
 

@@ -9,13 +9,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from omero.gateway import BlitzGateway
+import Ice
+import omero
+from omero.gateway import BlitzGateway, NoProxies, ProxyObjectWrapper
 
 from .connect import Session
 from .model import Profile
 
 log = logging.getLogger(__name__)
+
+SESSION_LOST = (omero.SessionTimeoutException, omero.RemovedSessionException, Ice.ObjectNotExistException,
+                Ice.ConnectionLostException)
+"""What a call raises when its session has expired or was closed under it."""
+
+
+class _ReconnectingProxy(ProxyObjectWrapper):
+    """A service wrapper that, on a lost session, re-opens it once and repeats the call."""
+
+    def __getattr__(self, attr: str) -> Any:
+        try:
+            value = super().__getattr__(attr)
+        except SESSION_LOST:
+            self._conn.reconnect()
+            return getattr(self._conn._proxies[self._key], attr)
+        if not callable(value):
+            return value
+        key, conn = self._key, self._conn
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except SESSION_LOST:
+                conn.reconnect()
+                return getattr(conn._proxies[key], attr)(*args, **kwargs)
+        return call
 
 
 class ProfileGateway(BlitzGateway):
@@ -23,18 +52,28 @@ class ProfileGateway(BlitzGateway):
 
     def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float,
                  reopen: Callable[[], Session] | None = None) -> None:
+        self._reopen = reopen
         super().__init__(client_obj=session.client)
         self.profile = profile
         self.su = profile.su
         self._take(session)
         self.connect_elapsed_ms = elapsed_ms
-        self._reopen = reopen
         self.reconnects = 0
         self._apply_call_group()
 
     def __repr__(self) -> str:
         state = "connected" if self._connected else "closed"
         return f"<ProfileGateway profile={self.profile.name!r} host={self.profile.display_address()!r} {state}>"
+
+    def _createProxies(self) -> None:  # noqa: N802 - BlitzGateway's name
+        super()._createProxies()
+        if getattr(self, "_reopen", None) is None:
+            return
+        for key, proxy in list(self._proxies.items()):
+            if not isinstance(proxy, _ReconnectingProxy):
+                wrapped = _ReconnectingProxy(self, proxy._func_str, proxy._cast_to, proxy._service_name)
+                wrapped._key = key
+                self._proxies[key] = wrapped
 
     def _take(self, session: Session) -> None:
         self.joined = session.joined
@@ -77,6 +116,7 @@ class ProfileGateway(BlitzGateway):
         self._user = None
         self._userid = None
         self._connected = True
+        self._proxies = NoProxies()  # services of the old session cannot be re-used
         self._createProxies()
         self.SERVICE_OPTS = self.createServiceOptsDict()
         self._apply_call_group()
@@ -102,10 +142,9 @@ class ProfileGateway(BlitzGateway):
         """
         try:
             if self.c is not None and self.c.sf is not None:
-                self.c.sf.keepAlive(None)
-                self.getEventContext() if self._ctx is None else None
+                self.c.sf.getAdminService().getEventContext()
                 return True
-        except Exception:  # noqa: BLE001 - any failure here means "not alive"
-            log.debug("keep-alive failed", exc_info=True)
+        except SESSION_LOST:
+            log.debug("session lost", exc_info=True)
         self.reconnect()
         return False

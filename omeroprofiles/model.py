@@ -146,6 +146,13 @@ class ProfileTable(_Strict):
             raise ValueError(f"must be a group name (a string), a group id (an integer) or -1 (got {kind})")
         return value
 
+    @field_validator("keepalive")
+    @classmethod
+    def _keepalive(cls, value: int | None) -> int | None:
+        if value is not None and 0 < value < 5:
+            raise ValueError("must be 0 (off) or at least 5 seconds (omero-py's shortest keep-alive interval)")
+        return value
+
     @field_validator("group")
     @classmethod
     def _group(cls, value: Group | None) -> Group | None:

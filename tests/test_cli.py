@@ -69,8 +69,8 @@ def test_show_resolved_with_origins(write_user, run):
 
 def test_current_reasons(write_user, run, monkeypatch):
     write_user(PROFILES)
-    assert json.loads(run("current", "--json").stdout) == {
-        "name": "prod", "reason": "default", "detail": f"default in {os.environ['HOME']}/.config/omero-profiles/profiles.toml"}
+    expected = f"default in {os.environ['HOME']}/.config/omero-profiles/profiles.toml"
+    assert json.loads(run("current", "--json").stdout) == {"name": "prod", "reason": "default", "detail": expected}
     assert run("use", "idr").exit_code == 0
     assert json.loads(run("current", "--json").stdout)["reason"] == "state"
     monkeypatch.setenv("OMERO_PROFILE", "staging")

@@ -12,7 +12,7 @@ import pytest
 
 from omeroprofiles import CredentialError, hookimpl, load_profile
 from omeroprofiles.connect import fetch_credentials
-from omeroprofiles.credentials import CredentialSource, Credentials, SourceConfig
+from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
 from omeroprofiles.plugins import Registry, get_registry
 
 
@@ -101,9 +101,8 @@ def test_separately_packaged_plugin_loads_through_its_entry_point(write_user, tm
     netrc_file = tmp_path / "netrc"
     netrc_file.write_text("machine omero.example.org login ann password netrc-pw\n")
     netrc_file.chmod(0o600)
-    write_user(f'[profiles.n]\nhost = "omero.example.org"\ncredentials = {{ source = "netrc", file = "{netrc_file}" }}\n'
-               '[profiles.m]\nhost = "other.example.org"\n'
-               f'credentials = {{ source = "netrc", file = "{netrc_file}" }}\n')
+    source = f'credentials = {{ source = "netrc", file = "{netrc_file}" }}\n'
+    write_user(f'[profiles.n]\nhost = "omero.example.org"\n{source}[profiles.m]\nhost = "other.example.org"\n{source}')
     creds = fetch_credentials(load_profile("n"))
     assert creds.username == "ann" and creds.password.get_secret_value() == "netrc-pw"
     with pytest.raises(CredentialError, match="no login/password for machine 'other.example.org'"):

@@ -1,0 +1,310 @@
+"""get_conn / connect against the stand-in server with the real omero-py client (no mocks)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import omero
+import pytest
+from connection_helpers import write_profiles
+from omero.gateway import BlitzGateway
+
+from omeroprofiles import (
+    AccessDenied,
+    AuthenticationFailed,
+    CredentialError,
+    ServerUnreachable,
+    connect,
+    get_conn,
+)
+
+
+@pytest.fixture
+def server(omero_server, user_file):
+    write_profiles(user_file, omero_server)
+    return omero_server
+
+
+def _sessions(server, user):
+    return server.session_count(user)
+
+
+def test_plain_login_is_a_real_blitzgateway(server):
+    before = _sessions(server, "alice")
+    conn = get_conn("alice")
+    try:
+        assert isinstance(conn, BlitzGateway)
+        assert conn.isConnected()
+        assert conn.getUser().getName() == "alice"
+        assert conn.getGroupFromContext().getName() == "lab-shared"
+        assert conn.c.isSecure()
+        assert conn.profile.name == "alice"
+        assert _sessions(server, "alice") == before + 1
+    finally:
+        conn.close()
+    assert _sessions(server, "alice") == before
+
+
+def test_active_profile_is_used_without_a_name(server, monkeypatch):
+    monkeypatch.setenv("OMERO_PROFILE", "alice-private")
+    with connect() as conn:
+        assert conn.getGroupFromContext().getName() == "alice-private"
+
+
+def test_insecure_switches_to_plain_tcp(server):
+    with connect("alice-insecure") as conn:
+        assert not conn.c.isSecure()
+        assert conn.getUser().getName() == "alice"
+        session = next(s for s in server.sessions() if s["uuid"] == conn.c.getSessionId())
+        assert [c["transport"] for c in session["clients"]] == ["tcp"]
+
+
+@pytest.mark.parametrize("name", ["alice-ws", "alice-wss", "alice-tcp"])
+def test_websocket_and_tcp_hosts(server, name):
+    with connect(name) as conn:
+        assert conn.getUser().getName() == "alice"
+        session = next(s for s in server.sessions() if s["uuid"] == conn.c.getSessionId())
+        assert [c["transport"] for c in session["clients"]] == [name.split("-")[1]]
+
+
+def test_group_by_name_id_and_all(server):
+    with connect("alice-private") as conn:
+        assert conn.getEventContext().groupName == "alice-private"
+    with connect("alice-by-id") as conn:
+        assert conn.getEventContext().groupName == "alice-private"
+    with connect("alice-all") as conn:
+        assert conn.SERVICE_OPTS.getOmeroGroup() == "-1"
+        assert conn.call_group == -1
+
+
+def test_override_beats_the_file(server):
+    with connect("alice", group="alice-private") as conn:
+        assert conn.getEventContext().groupName == "alice-private"
+
+
+def test_group_not_a_member_is_access_denied_not_a_silent_fallback(server):
+    before = _sessions(server, "alice")
+    with pytest.raises(AccessDenied) as info:
+        get_conn("alice-not-member")
+    message = str(info.value)
+    assert info.value.exit_code == 7
+    assert "user 'alice' is not a member of group 'bob-private'" in message
+    assert "lab-shared" in message and "alice-private" in message
+    assert "alice-pw" not in message
+    assert _sessions(server, "alice") == before  # nothing left open
+
+
+def test_group_that_does_not_exist(server):
+    with pytest.raises(AccessDenied, match="'no-such-group'"):
+        get_conn("alice-no-such-group")
+
+
+def test_bad_password_is_authentication_failed_and_tried_once(start_omero_server, user_file):
+    server = start_omero_server(verbose=True)
+    write_profiles(user_file, server)
+    with pytest.raises(AuthenticationFailed) as info:
+        get_conn("alice-bad-password")
+    assert info.value.exit_code == 6
+    assert "rejected the username or password as 'alice'" in str(info.value)
+    assert "definitely-wrong-pw" not in str(info.value)
+    attempts = [line for line in server.stderr().splitlines() if line.endswith("router createSession")]
+    assert len(attempts) == 1, attempts
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("refused", "connection refused"),
+        ("no-dns", "cannot resolve host name"),
+        ("tls-on-tcp-port", "ssl://127.0.0.1"),
+    ],
+)
+def test_unreachable_servers(server, name, fragment):
+    started = time.monotonic()
+    with pytest.raises(ServerUnreachable, match=fragment) as info:
+        get_conn(name)
+    assert info.value.exit_code == 5
+    assert time.monotonic() - started < 6
+
+
+def test_silent_port_is_bounded_by_the_profile_timeout(server, silent_port, user_file):
+    text = user_file.read_text() + (
+        f'\n[profiles.silent]\nhost = "127.0.0.1"\nport = {silent_port}\ntimeout = 2\n'
+        'credentials = { source = "plain", username = "alice", password = "x" }\n')
+    user_file.write_text(text)
+    started = time.monotonic()
+    with pytest.raises(ServerUnreachable, match="no answer within 2 s"):
+        get_conn("silent")
+    elapsed = time.monotonic() - started
+    assert elapsed <= 3.0, elapsed
+
+
+def test_credentials_fail_before_any_network(server, monkeypatch):
+    monkeypatch.delenv("OMERO_PASSWORD", raising=False)
+    monkeypatch.setenv("OMERO_USER", "alice")
+    with pytest.raises(CredentialError, match=r"\$OMERO_PASSWORD"):
+        get_conn("alice-env")
+    monkeypatch.setenv("OMERO_PASSWORD", server.users["alice"].password)
+    with connect("alice-env") as conn:
+        assert conn.getUser().getName() == "alice"
+    with pytest.raises(CredentialError, match="needs a terminal"):
+        get_conn("alice-prompt")
+
+
+def _raw_session(server, user="alice"):
+    client = omero.client(host=server.host, port=server.ssl_port)
+    client.createSession(user, server.users[user].password)
+    client.getSession().detachOnDestroy()
+    return client
+
+
+def test_join_by_session_key_and_close_only_detaches(server, monkeypatch):
+    owner = _raw_session(server)
+    key = owner.getSessionId()
+    try:
+        monkeypatch.setenv("TEST_OMERO_SESSION", key)
+        with connect("session") as conn:
+            assert conn.joined
+            assert conn.getUser().getName() == "alice"
+            assert conn.c.getSessionId() == key
+        assert key in {s["uuid"] for s in server.sessions()}  # still alive for its owner
+        owner.getSession().getAdminService().getEventContext()
+        with connect("session", group="alice-private") as conn:  # per-call group, session untouched
+            assert conn.call_group == server.users.groups["alice-private"].id
+        assert owner.getSession().getAdminService().getEventContext().groupName == "lab-shared"
+    finally:
+        owner.killSession()
+        owner.__del__()
+    with pytest.raises(AuthenticationFailed, match="session key was rejected"):
+        get_conn("session")
+
+
+def test_su_by_full_admin_leaves_no_admin_session(server):
+    root_before, bob_before = _sessions(server, "root"), _sessions(server, "bob")
+    conn = get_conn("root-as-bob")
+    try:
+        assert conn.getUser().getName() == "bob"
+        assert conn.su == "bob" and conn.su_by == "root"
+        assert conn.getEventContext().groupName == "bob-private"
+        assert _sessions(server, "root") == root_before
+        assert _sessions(server, "bob") == bob_before + 1
+        session = next(s for s in server.sessions() if s["uuid"] == conn.c.getSessionId())
+        assert session["sudoer"] == "root"
+    finally:
+        conn.close()
+    assert _sessions(server, "bob") == bob_before
+    with connect("root-as-bob-shared") as conn:
+        assert conn.getEventContext().groupName == "lab-shared"
+    with connect("sudoer-as-bob") as conn:
+        assert conn.getUser().getName() == "bob"
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("alice-as-bob", "'alice' is not one"),
+        ("helpdesk-as-bob", "restricted administrator without the Sudo privilege"),
+        ("root-as-nobody", "cannot su to 'nobody': no such user"),
+        ("root-as-bob-wrong-group", "user 'bob' is not a member of group 'alice-private'"),
+    ],
+)
+def test_su_refusals(server, name, fragment):
+    before = server.session_count()
+    with pytest.raises(AccessDenied, match=fragment) as info:
+        get_conn(name)
+    assert info.value.exit_code == 7
+    assert server.session_count() == before
+
+
+def test_context_manager_closes_on_error(server):
+    before = _sessions(server, "alice")
+    with pytest.raises(RuntimeError), connect("alice") as conn:
+        assert _sessions(server, "alice") == before + 1
+        raise RuntimeError("boom")
+    assert not conn.isConnected()
+    assert _sessions(server, "alice") == before
+
+
+@pytest.mark.slow
+def test_keepalive_keeps_an_idle_session(start_omero_server, user_file):
+    server = start_omero_server(session_timeout=6.0)
+    write_profiles(user_file, server)
+    with connect("alice", keepalive=5) as kept, connect("alice", keepalive=0) as idle:
+        time.sleep(8)
+        assert kept.getEventContext().userName == "alice"
+        assert kept.c.getSessionId() in {s["uuid"] for s in server.sessions()}
+        assert idle.c.getSessionId() not in {s["uuid"] for s in server.sessions()}
+
+
+def test_reconnect_after_expiry(server):
+    conn = get_conn("alice-private", reconnect=True)
+    try:
+        old = conn.c.getSessionId()
+        assert server.expire_session(old)
+        # an ordinary gateway call notices the lost session, re-opens it and is repeated
+        assert conn.getObject("Experimenter", attributes={"omeName": "bob"}).getName() == "bob"
+        assert conn.reconnects == 1
+        new = conn.c.getSessionId()
+        assert new != old and new in {s["uuid"] for s in server.sessions()}
+        assert conn.getEventContext().groupName == "alice-private"  # group re-applied
+        assert server.expire_session(new)
+        assert conn.ensure_alive() is False  # the explicit form, between batches
+        assert conn.reconnects == 2
+        assert conn.ensure_alive() is True
+    finally:
+        conn.close()
+
+
+def test_without_reconnect_an_expired_session_fails(server):
+    conn = get_conn("alice")
+    try:
+        assert server.expire_session(conn.c.getSessionId())
+        with pytest.raises(Exception):  # noqa: B017 - whatever omero-py raises, it must not succeed
+            conn.c.getSession().getAdminService().getEventContext()
+    finally:
+        conn.close()
+
+
+def test_pool_with_eight_threads(server):
+    from omeroprofiles.pool import ConnectionPool
+
+    errors: list[BaseException] = []
+    users: list[str] = []
+    before = _sessions(server, "alice")
+    pool = ConnectionPool("alice", size=4)
+
+    def work():
+        try:
+            for _ in range(5):
+                with pool.connection() as conn:
+                    users.append(conn.getEventContext().userName)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert users == ["alice"] * 40
+    assert 1 <= pool.open_connections <= 4
+    assert _sessions(server, "alice") == before + pool.open_connections
+    # a dead session is replaced on the next borrow
+    with pool.connection() as conn:
+        dead = conn.c.getSessionId()
+    for s in server.sessions():
+        if s["user"] == "alice" and s["uuid"] not in ():
+            server.expire_session(s["uuid"]) if s["uuid"] == dead else None
+    with pool.connection() as conn:
+        assert conn.getEventContext().userName == "alice"
+    pool.close()
+    assert _sessions(server, "alice") == before
+
+
+def test_secrets_never_in_repr_or_errors(server):
+    with connect("alice") as conn:
+        assert "alice-pw" not in repr(conn)
+        assert "alice-pw" not in repr(conn.profile)
+        assert conn.c.getSessionId() not in repr(conn)
