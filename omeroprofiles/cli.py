@@ -147,7 +147,7 @@ def list_(state: State, as_json: bool) -> None:
             profile = config.resolve(name)
         except ConfigError:
             table = config.raw_table(name) or {}
-            row.update(host=table.get("host"), port=table.get("port"), user=None, source=None, valid=False)
+            row.update(host=_safe_host(table.get("host")), port=None, user=None, source=None, valid=False)
             broken.append(name)
         else:
             source = config.registry.source(profile.source)
@@ -173,6 +173,16 @@ def list_(state: State, as_json: bool) -> None:
     if broken:
         raise ConfigError(f"{len(broken)} profile(s) are invalid: {', '.join(broken)}",
                           hint=f"run '{PROG} validate' to see every problem")
+
+
+def _safe_host(value: Any) -> str | None:
+    """The host of an invalid profile, only if it parses (an invalid one may even hold a password)."""
+    from .model import parse_host
+
+    try:
+        return value if isinstance(value, str) and parse_host(value) else None
+    except ValueError:
+        return None
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -431,13 +441,16 @@ def init(state: State) -> None:
 
 
 def _cred_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from .edit import parse_value
+    from .edit import SECRET_KEYS, parse_value
 
     result: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--cred")
+        if key in SECRET_KEYS:
+            raise click.BadParameter(f"refusing to take '{key}' from the command line (it would stay in your "
+                                     "shell history); use --ask-password", param_hint="--cred")
         result[key] = parse_value(key, raw)
     return result
 
@@ -528,7 +541,7 @@ def remove(state: State, name: str) -> None:
     click.echo(f"Removed profile '{name}' from {state.locations.user_file}", err=True)
 
 
-@cli.command("set")
+@cli.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name", shell_complete=_complete_profiles)
 @click.argument("key")
 @click.argument("value")
@@ -542,7 +555,7 @@ def set_(state: State, name: str, key: str, value: str) -> None:
 
     if name != "defaults":
         _require_in_user_file(state, name)
-    if key in ("credentials.password", "credentials.key"):
+    if key.split(".")[-1] in ("password", "key") and key.startswith("credentials"):
         raise click.UsageError(f"refusing to write a secret from the command line (it would stay in your shell "
                                f"history); use '{PROG} add --ask-password' or edit the file")
     edit_user_file(state.locations, set_key(name, key, parse_value(key.split(".")[-1], value)))

@@ -109,6 +109,16 @@ credentials = {plain(server, "helpdesk")}
 extends = "root-as-bob"
 credentials = {plain(server, "sudoer")}
 
+[profiles.helpdesk]
+host = "{h}"
+port = {p}
+credentials = {plain(server, "helpdesk")}
+
+[profiles.root]
+host = "{h}"
+port = {p}
+credentials = {plain(server, "root")}
+
 [profiles.refused]
 host = "{h}"
 port = 1

@@ -10,7 +10,7 @@ import netrc
 import os
 
 from omeroprofiles import CredentialError, hookimpl
-from omeroprofiles.credentials import CredentialSource, Credentials, SourceConfig
+from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
 
 
 class NetrcConfig(SourceConfig):

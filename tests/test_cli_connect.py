@@ -1,0 +1,80 @@
+"""`omero-profile test` and `groups`: output, JSON keys, exit code per failure class, no secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from connection_helpers import write_profiles
+
+
+@pytest.fixture
+def server(omero_server, user_file):
+    write_profiles(user_file, omero_server)
+    return omero_server
+
+
+def test_test_json_has_the_documented_keys(server, run):
+    result = run("test", "alice-private", "--json")
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert {"profile", "user", "group", "admin", "host", "port", "secure", "elapsed_ms"} <= set(info)
+    assert info["user"]["name"] == "alice"
+    assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id}
+    assert info["admin"] is False and info["port"] == server.ssl_port and info["secure"] is True
+    assert info["elapsed_ms"] > 0
+    assert server.session_count("alice") == 0  # test closes what it opened
+
+
+def test_test_text_for_su_and_admins(server, run):
+    text = run("test", "root-as-bob").stdout
+    assert "user:     bob" in text and "via su by root" in text
+    info = json.loads(run("test", "sudoer-as-bob", "--json").stdout)
+    assert info["su"] == "bob" and info["su_by"] == "sudoer"
+    helpdesk = json.loads(run("test", "helpdesk", "--json").stdout)
+    assert helpdesk["admin"] is True and helpdesk["full_admin"] is False
+    assert "Sudo" not in helpdesk["privileges"] and "ModifyUser" in helpdesk["privileges"]
+    assert "restricted administrator (" in run("test", "helpdesk").stdout
+    assert "full administrator" in run("test", "root").stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "fragment"),
+    [
+        ("alice-bad-password", 6, "rejected the username or password"),
+        ("alice-not-member", 7, "is not a member of group 'bob-private'"),
+        ("alice-as-bob", 7, "needs an administrator"),
+        ("refused", 5, "connection refused"),
+        ("alice-prompt", 4, "needs a terminal"),
+        ("no-such-profile", 3, "is not defined"),
+    ],
+)
+def test_test_exit_codes(server, run, name, code, fragment):
+    result = run("test", name)
+    assert result.exit_code == code, result.stderr
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "definitely-wrong-pw" not in result.stderr
+    assert server.users["alice"].password not in result.stderr
+
+
+def test_groups(server, run):
+    rows = json.loads(run("groups", "alice-private", "--json").stdout)
+    assert [(r["name"], r["current"]) for r in rows] == [("lab-shared", False), ("alice-private", True)]
+    assert rows[0]["permissions"] == "rwr---"
+    text = run("groups", "alice").stdout.splitlines()
+    assert text[0].split() == ["ID", "NAME", "PERMISSIONS"]
+    assert text[1].startswith("*") and "lab-shared" in text[1]
+
+
+def test_installed_script_test_end_to_end(server, user_file):
+    script = Path(sys.executable).with_name("omero-profile")
+    done = subprocess.run([str(script), "test", "alice", "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["user"]["name"] == "alice"
+    done = subprocess.run([str(script), "test", "alice-bad-password"], capture_output=True, text=True)
+    assert done.returncode == 6
+    assert done.stderr.count("\n") == 1 and "WARNING" not in done.stderr  # one line, no library noise

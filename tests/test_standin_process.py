@@ -1,0 +1,106 @@
+"""The stand-in server as a process: the standalone command, the handle, start failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from omeroprofiles.testing import StandInServer, StandInServerError, UsersFileError, silent_port, start_server
+
+pytest_plugins = ["omeroprofiles.testing.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("ICE_CONFIG", raising=False)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_standalone_prints_one_json_line_and_stops_cleanly(sig: signal.Signals) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "omeroprofiles.testing.server", "--ws", "0", "--wss", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        ready = json.loads(proc.stdout.readline())
+        assert ready["host"] == "127.0.0.1" and ready["pid"] == proc.pid
+        ports = [ready[k] for k in ("ssl", "tcp", "ws", "wss", "control")]
+        assert all(isinstance(p, int) and p > 0 for p in ports) and len(set(ports)) == 5
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, out) == (0, ""), err
+
+
+def test_standalone_rejects_a_bad_users_file(tmp_path: Any) -> None:
+    bad = tmp_path / "users.toml"
+    bad.write_text('[users.x]\npassword = "p"\ngroups = ["g"]\nrole = "boss"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "omeroprofiles.testing.server", "--users", str(bad)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "user 'x'" in proc.stderr and "role" in proc.stderr
+    with pytest.raises(UsersFileError):
+        start_server(users=bad)
+
+
+def test_start_failure_raises_with_the_server_stderr() -> None:
+    with silent_port() as taken, pytest.raises(StandInServerError) as failed:
+        start_server(ssl_port=taken, ws=False, wss=False)
+    assert "exit status" in str(failed.value) and "--- server stderr ---" in str(failed.value)
+    assert "Address already in use" in str(failed.value) or "bind" in str(failed.value).lower()
+
+
+def test_handle(omero_server: StandInServer) -> None:
+    srv = omero_server
+    assert srv.running and srv.host == "127.0.0.1" and srv.port == srv.ssl_port
+    assert srv.ws_url == f"ws://127.0.0.1:{srv.ws_port}/omero-ws"
+    assert srv.wss_url.startswith("wss://127.0.0.1:")
+    assert srv.gateway_args("bob")["passwd"] == "bob-pw"
+    assert isinstance(srv.session_count(), int)
+    assert not srv.expire_session("no-such-uuid") and not srv.close_session("no-such-uuid")
+    with open(f"/proc/{srv.pid}/status") as status:
+        assert any(line.startswith("VmRSS:") for line in status)
+
+
+def test_stop_and_parent_death(start_omero_server: Any) -> None:
+    srv = start_omero_server(ws=False, wss=False)
+    assert srv.stop() == 0 and not srv.running
+    srv = start_omero_server(ws=False, wss=False)
+    srv._proc.stdin.close()  # what happens when the test process dies: the server exits
+    assert srv._proc.wait(10) == 0
+
+
+def test_importing_the_package_does_not_import_ice() -> None:
+    code = (
+        "import sys, omeroprofiles.testing, omeroprofiles.testing.fixtures; "
+        "print(sorted(m for m in ('Ice', 'IcePy', 'omero') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.stdout.strip() == "[]"
+
+
+def test_omero_cli_login_against_the_stand_in(omero_server: StandInServer, tmp_path: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The OMERO CLI's own login path (omero.util.sessions) works too, for CLI-level tests."""
+    from omero.cli import CLI
+
+    monkeypatch.setenv("OMERO_SESSIONDIR", str(tmp_path / "sessions"))
+    cli = CLI()
+    cli.loadplugins()
+    cli.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.port), "-u", "alice",
+                "-w", "alice-pw", "-q"], strict=True)
+    assert omero_server.session_count("alice") == 1
+    cli.invoke(["logout"], strict=True)
+    assert omero_server.session_count("alice") == 0
