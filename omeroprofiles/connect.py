@@ -9,6 +9,7 @@ group the user is not in becomes an error instead of a silent fall-back to the d
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,12 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
             client.enableKeepAlive(profile.keepalive)
         return Session(client, joined, call_group)
     except BaseException as exc:
-        _dispose(client, kill=not joined)
+        if _timed_out(exc):
+            # No session exists, and destroying the communicator waits for the stalled connection
+            # attempt (another connect timeout): do it in the background so the error is prompt.
+            threading.Thread(target=_dispose, args=(client,), kwargs={"kill": False}, daemon=True).start()
+        else:
+            _dispose(client, kill=not joined)
         if isinstance(exc, ProfileError | KeyboardInterrupt):
             raise
         if login_group is not None and _is_create_session_refusal(exc):
@@ -187,6 +193,14 @@ def _not_member(profile: Profile, user: str | None, group: int | str, *, admin: 
     shown = f"'{group}'" if isinstance(group, str) else f"id {group}"
     return AccessDenied(f"{where(profile)}: user '{user}' is not a member of group {shown}, or it does not "
                         f"exist{have}")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    import Ice
+    import omero
+
+    return isinstance(exc, Ice.TimeoutException) or (
+        isinstance(exc, omero.ClientError) and "null object prox" in str(exc))
 
 
 def _is_create_session_refusal(exc: BaseException) -> bool:
