@@ -287,14 +287,20 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
 @pass_state
 def validate(state: State, as_json: bool) -> None:
     """Check every file: each problem on one line as `file: profile 'x': key: problem`."""
+    from .files import exposed_secrets_warning
+
     config = state.config()
     problems = config.problems()
     read = [str(f.path) for f in config.files if f.exists]
+    warnings = [w for w in (exposed_secrets_warning(f) for f in config.files if f.exists) if w]
+    for warning in warnings:
+        click.echo(f"{PROG}: warning: {warning}", err=True)
     if as_json:
         _echo_json({
             "valid": not problems,
             "files": read,
             "profiles": len(config.names()),
+            "warnings": warnings,
             "problems": [{"file": p.file, "line": p.line, "column": p.column, "profile": p.profile,
                           "key": p.key, "message": p.message} for p in problems],
         })

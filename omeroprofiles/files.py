@@ -135,3 +135,29 @@ def _did_you_mean(word: str, choices) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+SECRET_CREDENTIAL_KEYS = ("password", "key")
+
+
+def exposed_secrets_warning(pf: ProfilesFile) -> str | None:
+    """A warning if the file holds a password or session key and others can read it; else None.
+
+    Only files that really contain a secret are checked, so the warning is never noise.
+    """
+    import os
+    import stat
+
+    holders = [name for name, table in pf.profiles.items()
+               if isinstance(table.get("credentials"), dict)
+               and any(k in table["credentials"] for k in SECRET_CREDENTIAL_KEYS)]
+    if not holders or os.name != "posix":
+        return None
+    try:
+        mode = stat.S_IMODE(pf.path.stat().st_mode)
+    except OSError:
+        return None
+    if mode & 0o077 == 0:
+        return None
+    return (f"{pf.path}: readable by other users (mode {mode:04o}) and holds a secret in profile(s) "
+            f"{', '.join(holders)}; run: chmod 600 '{pf.path}'")

@@ -183,3 +183,20 @@ def test_offline_commands_do_not_import_omero(script, write_user):
 
 def test_which_python_the_script_uses(script):
     assert shutil.which("omero-profile", path=str(script.parent)) == str(script)
+
+
+def test_validate_warns_about_a_readable_file_with_a_secret(write_user, run):
+    path = write_user(PROFILES)
+    path.chmod(0o644)
+    result = run("validate")
+    assert result.exit_code == 0
+    assert f"warning: {path}: readable by other users (mode 0644)" in result.stderr
+    assert "profile(s) prod" in result.stderr and "pw-in-file-123" not in result.stderr
+    path.chmod(0o600)
+    assert "warning" not in run("validate").stderr
+    path.write_text(PROFILES.replace('source = "plain", username = "alice", password = "pw-in-file-123"',
+                                     'source = "prompt", username = "alice"'))
+    path.chmod(0o644)
+    result = run("validate")
+    assert result.exit_code == 0, result.stdout
+    assert "warning" not in result.stderr  # no secret in the file: no noise
