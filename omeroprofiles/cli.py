@@ -355,13 +355,17 @@ def plugins(state: State, as_json: bool) -> None:
 
 
 # -- commands that connect ----------------------------------------------------------------------
-def _open(state: State, name: str | None):
+def _ask(state: State, name: str | None, question):
+    """Connect with the selected profile, answer ``question(conn)``, and always close."""
     from .active import select
     from .connect import open_connection
 
     config = state.config()
-    selection = select(config, name)
-    return open_connection(config.resolve(selection.name))
+    conn = open_connection(config.resolve(select(config, name).name))
+    try:
+        return question(conn)
+    finally:
+        conn.close()
 
 
 @cli.command("test")
@@ -372,11 +376,7 @@ def test_(state: State, name: str | None, as_json: bool) -> None:
     """Connect with the profile, print who and where you are, then close."""
     from .report import describe
 
-    conn = _open(state, name)
-    try:
-        info = describe(conn)
-    finally:
-        conn.close()
+    info = _ask(state, name, describe)
     if as_json:
         _echo_json(info)
         return
@@ -411,11 +411,7 @@ def groups(state: State, name: str | None, as_json: bool) -> None:
     """List the groups the profile's user can switch to (* = current)."""
     from .report import groups as group_rows
 
-    conn = _open(state, name)
-    try:
-        rows = group_rows(conn)
-    finally:
-        conn.close()
+    rows = _ask(state, name, group_rows)
     if as_json:
         _echo_json(rows)
         return
