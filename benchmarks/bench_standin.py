@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     header = ("figure", "value", "baseline / notes")
-    print("  ".join(h.ljust(w) for h, w in zip(header, width, strict=True)))
-    print("  ".join("-" * w for w in width))
+    print("  ".join(h.ljust(w) for h, w in zip(header, width, strict=True)).rstrip())
+    print("  ".join("-" * w for w in width).rstrip())
     for row in rows:
         print("  ".join(col.ljust(w) for col, w in zip(row, width, strict=True)).rstrip())
     return 0 if k["errors"] == 0 else 1

@@ -38,7 +38,7 @@ def get_conn(name: str | None = None, *, config_file: str | None = None, reconne
     ``reconnect=True``: if the session expires (idle timeout, server restart), the next call
     opens a new session from the profile (credentials fetched again) and carries on.
     """
-    from .connect import open_connection
+    from .connection import open_connection
 
     profile = load_profile(name, config_file=config_file, **overrides)
     return open_connection(profile, reconnect=reconnect)

@@ -17,10 +17,12 @@ def where(profile: Profile) -> str:
 def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout: float,
              joining: bool = False) -> ProfileError | None:
     """The ProfileError for an exception raised while connecting; None if it is not a known kind."""
+    # isort: off
+    import omero  # before Glacier2: otherwise Ice builds Glacier2's exceptions as other classes
+    import omero.clients  # noqa: F401  (registers omero.WrappedCreateSessionException)
     import Glacier2
     import Ice
-    import omero
-    import omero.clients  # noqa: F401  (registers omero.WrappedCreateSessionException)
+    # isort: on
 
     if isinstance(exc, ProfileError):
         return exc

@@ -358,7 +358,7 @@ def plugins(state: State, as_json: bool) -> None:
 def _ask(state: State, name: str | None, question):
     """Connect with the selected profile, answer ``question(conn)``, and always close."""
     from .active import select
-    from .connect import open_connection
+    from .connection import open_connection
 
     config = state.config()
     conn = open_connection(config.resolve(select(config, name).name))

@@ -15,7 +15,7 @@ import Ice
 import omero
 from omero.gateway import BlitzGateway, NoProxies, ProxyObjectWrapper
 
-from .connect import Session
+from .connection import Session
 from .model import Profile
 
 log = logging.getLogger(__name__)

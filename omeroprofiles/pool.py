@@ -105,7 +105,7 @@ class ConnectionPool:
         return self._open
 
     def _new(self) -> Any:
-        from .connect import open_connection
+        from .connection import open_connection
 
         conn = open_connection(self.profile)
         with self._lock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .classify import where
-from .connect import Session
+from .connection import Session
 from .credentials.base import Credentials
 from .errors import AccessDenied
 from .model import Profile
@@ -25,7 +25,7 @@ def become(profile: Profile, credentials: Credentials) -> Session:
     import omero.sys
     from omero.gateway import BlitzGateway
 
-    from .connect import _dispose, session_for
+    from .connection import _dispose, session_for
 
     target = profile.su
     assert target is not None

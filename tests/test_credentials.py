@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from omeroprofiles import CredentialError, load_profile
-from omeroprofiles.connect import fetch_credentials
+from omeroprofiles.connection import fetch_credentials
 
 
 def _profile(write_user, credentials: str):

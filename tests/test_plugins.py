@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from omeroprofiles import CredentialError, hookimpl, load_profile
-from omeroprofiles.connect import fetch_credentials
+from omeroprofiles.connection import fetch_credentials
 from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
 from omeroprofiles.plugins import Registry, get_registry
 

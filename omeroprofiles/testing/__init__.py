@@ -1,0 +1,67 @@
+"""A stand-in OMERO server for tests and demos, and pytest fixtures for it.
+
+No real OMERO.server can run everywhere tests run, so this package ships a small, pure-Python
+server on the real Ice 3.6 runtime; the real, unmodified omero-py client talks to it over
+real sockets. Importing this package does not import Ice or omero; the server runs in a
+subprocess (``python -m omeroprofiles.testing.server``).
+
+    from omeroprofiles.testing import running_server, DEFAULT_USERS
+
+    with running_server() as srv:
+        conn = BlitzGateway(**srv.gateway_args("alice"))     # SSL, as secure=True
+        assert conn.connect()
+        ...
+        conn.close()
+        assert srv.session_count() == 0
+
+pytest: ``pytest_plugins = ["omeroprofiles.testing.fixtures"]`` gives the fixtures
+``omero_server`` (session-scoped), ``start_omero_server`` (factory) and ``silent_port``.
+
+Built-in users (``DEFAULT_USERS``; TEST DATA, the passwords are public):
+
+============  ===============  ================  ========================================
+user          password         role              groups (default first)
+============  ===============  ================  ========================================
+root          root-pw          full admin        system, user
+alice         alice-pw         user              lab-shared, alice-private (owner), user
+bob           bob-pw           user              bob-private (owner), lab-shared (owner), user
+helpdesk      helpdesk-pw      restricted admin  lab-shared, system, user; privileges
+                                                 ModifyUser, ModifyGroup,
+                                                 ModifyGroupMembership, ReadSession (no Sudo)
+sudoer        sudoer-pw        restricted admin  lab-shared, system, user; privileges Sudo,
+                                                 ReadSession
+guest         guest            guest             guest
+============  ===============  ================  ========================================
+
+Group ids: system 0, user 1, guest 2, lab-shared 3, alice-private 4, bob-private 5.
+User ids: root 0, guest 1, alice 2, bob 3, helpdesk 4, sudoer 5.
+"""
+
+from __future__ import annotations
+
+from .process import StandInServer, StandInServerError, running_server, start_server
+from .silent import silent_port
+from .users import (
+    ALL_PRIVILEGES,
+    DEFAULT_USERS,
+    GroupSpec,
+    UserDirectory,
+    UsersFileError,
+    UserSpec,
+    load_users,
+)
+
+__all__ = [
+    "ALL_PRIVILEGES",
+    "DEFAULT_USERS",
+    "GroupSpec",
+    "StandInServer",
+    "StandInServerError",
+    "UserDirectory",
+    "UserSpec",
+    "UsersFileError",
+    "load_users",
+    "running_server",
+    "silent_port",
+    "start_server",
+]

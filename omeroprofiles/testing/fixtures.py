@@ -1,0 +1,53 @@
+"""pytest fixtures for the stand-in OMERO server.
+
+Use from any project: ``pytest_plugins = ["omeroprofiles.testing.fixtures"]``.
+
+- ``omero_server``: one server per test session (SSL, TCP, WS and WSS on free loopback ports,
+  the built-in users). Share it; count sessions per user or before/after to stay independent.
+- ``start_omero_server``: a factory, ``start_omero_server(users=..., session_timeout=...,
+  verbose=...)``, for tests that need their own data or a short timeout; every server it
+  starts is stopped at the end of the test.
+- ``silent_port``: a loopback port that accepts connections and never answers.
+
+A server that cannot start fails the test with the server's stderr; nothing is skipped.
+Importing this module does not import Ice or omero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .process import StandInServer, running_server, start_server
+from .silent import silent_port as _silent_port
+
+
+@pytest.fixture(scope="session")
+def omero_server() -> Iterator[StandInServer]:
+    """A stand-in OMERO server shared by the whole test session."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def start_omero_server() -> Iterator[Callable[..., StandInServer]]:
+    """Factory for private servers: ``start_omero_server(users=None, session_timeout=600.0, ...)``."""
+    started: list[StandInServer] = []
+
+    def start(users: Any = None, **options: Any) -> StandInServer:
+        server = start_server(users, **options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A 127.0.0.1 port that accepts TCP connections and never sends a byte."""
+    with _silent_port() as port:
+        yield port

@@ -1,0 +1,327 @@
+"""Session bookkeeping of the stand-in server: OMERO sessions and the Glacier2 sessions on them.
+
+No Ice here, so the rules can be read (and tested) on their own. They follow OMERO:
+
+- An OMERO session has a reference count. Each Glacier2 session (one per client connection:
+  a login, or a join by session key) adds one. Destroying a Glacier2 session *detaches*
+  (count - 1, the session lives on until it times out) if the client called
+  ``detachOnDestroy``, else *closes* (count - 1, removed at 0; the default).
+  ``ISession.closeSession`` closes; ``BlitzGateway.close()`` calls it until the session is gone.
+- Sessions expire after ``timeToIdle`` without calls (default 600 s) or after ``timeToLive``.
+  Expiry is noticed lazily; the first call on an expired session gets "timeout", later calls
+  "removed". A closed (killed) session takes its Glacier2 sessions with it.
+- The login group must exist; a group the user is not a member of still gives a session,
+  but every call that needs the security context is refused (admins may use any group).
+
+All state is behind one lock; the Ice thread pool calls in from many threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .users import GroupSpec, UserDirectory, UserSpec
+
+
+class LoginDenied(Exception):
+    """Bad user name or password, or a dead session key (Glacier2.PermissionDeniedException)."""
+
+
+class NoSuchGroup(Exception):
+    """A group name or id that does not exist."""
+
+
+class NotAllowed(Exception):
+    """The security system refuses (omero.SecurityViolation)."""
+
+
+class SessionGone(Exception):
+    """The session of a call is gone; ``kind`` is "timeout" (first call after expiry) or "removed"."""
+
+    def __init__(self, kind: str, session: SessionRecord | None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.session = session
+
+
+@dataclass(eq=False)
+class SessionRecord:
+    """One OMERO session."""
+
+    id: int
+    uuid: str
+    user: UserSpec
+    group_id: int
+    started_ms: int
+    last_access: float
+    tti_ms: int
+    ttl_ms: int
+    agent: str = ""
+    sudoer: UserSpec | None = None
+    refcount: int = 0
+    state: str = "live"  # live | timeout | timeout-reported | closed
+    clients: set[str] = field(default_factory=set)
+    hits: int = 0
+
+
+@dataclass(eq=False)
+class ClientRecord:
+    """One Glacier2 session: one client connection attached to one OMERO session."""
+
+    uuid: str  # the client's omero.client.uuid: the category of its ServiceFactory identity
+    session: SessionRecord
+    conn_key: str
+    transport: str
+    close_on_destroy: bool = True
+    stateful: set[str] = field(default_factory=set)  # names of open stateful services
+
+
+class Registry:
+    """All sessions, thread-safe. Methods raise the exceptions above; servants translate them."""
+
+    def __init__(
+        self, users: UserDirectory, tti_ms: int = 600_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.users = users
+        self.default_tti_ms = tti_ms
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._sessions: dict[str, SessionRecord] = {}
+        self._clients: dict[str, ClientRecord] = {}
+        self._by_conn: dict[str, str] = {}
+        self._next_id = 1
+
+    # -- users and groups -------------------------------------------------------------
+
+    def authenticate(self, name: str, password: str) -> UserSpec:
+        user = self.users.get(name)
+        if user is None or password != user.password:
+            raise LoginDenied(f"Password check failed for '{name}'")
+        return user
+
+    def group(self, key: str | int) -> GroupSpec:
+        group = self.users.group_by_id(key) if isinstance(key, int) else self.users.groups.get(key)
+        if group is None:
+            raise NoSuchGroup(f"No such group: {key}")
+        return group
+
+    def may_use_group(self, user: UserSpec, group_id: int) -> bool:
+        group = self.users.group_by_id(group_id)
+        return group is not None and (group.name in user.memberships or user.admin)
+
+    # -- creating and attaching ---------------------------------------------------------
+
+    def create_session(
+        self,
+        user: UserSpec,
+        group: str | None = None,
+        *,
+        agent: str = "",
+        tti_ms: int | None = None,
+        ttl_ms: int = 0,
+        sudoer: UserSpec | None = None,
+    ) -> SessionRecord:
+        """A new session with no Glacier2 session attached (reference count 0)."""
+        gid = self.group(group if group else user.default_group).id
+        with self.lock:
+            rec = SessionRecord(
+                id=self._next_id,
+                uuid=str(uuidlib.uuid4()),
+                user=user,
+                group_id=gid,
+                started_ms=int(time.time() * 1000),
+                last_access=self.clock(),
+                tti_ms=self.default_tti_ms if tti_ms is None else tti_ms,
+                ttl_ms=ttl_ms,
+                agent=agent,
+                sudoer=sudoer,
+            )
+            self._next_id += 1
+            self._sessions[rec.uuid] = rec
+            return rec
+
+    def find_live(self, session_uuid: str) -> SessionRecord:
+        """The live session with this uuid, else LoginDenied (the key is as good as a password)."""
+        with self.lock:
+            rec = self._sessions.get(session_uuid)
+            if rec is None or not self._check(rec):
+                raise LoginDenied(f"Session does not exist: {session_uuid}")
+            return rec
+
+    def attach(self, rec: SessionRecord, client_uuid: str, conn_key: str, transport: str) -> ClientRecord:
+        """Add a Glacier2 session for this client connection (reference count + 1)."""
+        with self.lock:
+            if conn_key in self._by_conn:
+                raise NotAllowed("This connection already has a session")
+            if client_uuid in self._clients:
+                self._destroy_client(client_uuid)
+            client = ClientRecord(client_uuid, rec, conn_key, transport)
+            self._clients[client_uuid] = client
+            self._by_conn[conn_key] = client_uuid
+            rec.clients.add(client_uuid)
+            rec.refcount += 1
+            rec.last_access = self.clock()
+            return client
+
+    # -- using --------------------------------------------------------------------------
+
+    def client(self, client_uuid: str) -> ClientRecord | None:
+        """The Glacier2 session with this category, live or a tombstone of an expired session."""
+        with self.lock:
+            return self._clients.get(client_uuid)
+
+    def client_for_connection(self, conn_key: str) -> ClientRecord | None:
+        with self.lock:
+            cu = self._by_conn.get(conn_key)
+            return self._clients.get(cu) if cu else None
+
+    def use(self, client_uuid: str) -> tuple[ClientRecord, SessionRecord]:
+        """Check and refresh the session behind a call; raise SessionGone if it is dead."""
+        with self.lock:
+            client = self._clients.get(client_uuid)
+            if client is None:
+                raise SessionGone("removed", None)
+            rec = client.session
+            self._check(rec)
+            if rec.state == "timeout":
+                rec.state = "timeout-reported"
+                raise SessionGone("timeout", rec)
+            if rec.state != "live":
+                raise SessionGone("removed", rec)
+            rec.last_access = self.clock()
+            rec.hits += 1
+            return client, rec
+
+    def refresh_connection(self, conn_key: str) -> bool:
+        client = self.client_for_connection(conn_key)
+        if client is None:
+            return False
+        try:
+            self.use(client.uuid)
+        except SessionGone:
+            return False
+        return True
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def destroy_client(self, client_uuid: str) -> bool:
+        """Glacier2 session destroyed (by the client or by its connection closing)."""
+        with self.lock:
+            return self._destroy_client(client_uuid)
+
+    def destroy_connection(self, conn_key: str) -> bool:
+        """Destroy the Glacier2 session of a connection; False if it has none."""
+        with self.lock:
+            cu = self._by_conn.get(conn_key)
+            return self._destroy_client(cu) if cu else False
+
+    def close_session(self, session_uuid: str) -> int:
+        """ISession.closeSession: remaining references; -2 if now removed; -1 if already gone."""
+        with self.lock:
+            rec = self._sessions.get(session_uuid)
+            if rec is None or not self._check(rec):
+                return -1
+            rec.refcount -= 1
+            if rec.refcount < 1:
+                self._remove(rec, "closed")
+                return -2
+            return rec.refcount
+
+    def expire(self, session_uuid: str) -> bool:
+        """Make a live session time out now (a test hook)."""
+        with self.lock:
+            rec = self._sessions.get(session_uuid)
+            if rec is None:
+                return False
+            self._remove(rec, "timeout")
+            return True
+
+    def kill(self, session_uuid: str) -> bool:
+        """Remove a live session regardless of references (a test hook)."""
+        with self.lock:
+            rec = self._sessions.get(session_uuid)
+            if rec is None:
+                return False
+            self._remove(rec, "closed")
+            return True
+
+    # -- looking ----------------------------------------------------------------------------
+
+    def live_sessions(self) -> list[SessionRecord]:
+        with self.lock:
+            return [rec for rec in list(self._sessions.values()) if self._check(rec)]
+
+    def session(self, session_uuid: str) -> SessionRecord | None:
+        with self.lock:
+            rec = self._sessions.get(session_uuid)
+            return rec if rec is not None and self._check(rec) else None
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Live sessions as plain data, for the control endpoint."""
+        now = self.clock()
+        with self.lock:
+            out = []
+            for rec in self.live_sessions():
+                group = self.users.group_by_id(rec.group_id)
+                out.append(
+                    {
+                        "uuid": rec.uuid,
+                        "id": rec.id,
+                        "user": rec.user.name,
+                        "group": group.name if group else None,
+                        "sudoer": rec.sudoer.name if rec.sudoer else None,
+                        "refcount": rec.refcount,
+                        "agent": rec.agent,
+                        "idle_seconds": round(now - rec.last_access, 3),
+                        "time_to_idle_ms": rec.tti_ms,
+                        "time_to_live_ms": rec.ttl_ms,
+                        "clients": sorted(
+                            ({"uuid": c, "transport": self._clients[c].transport} for c in rec.clients),
+                            key=lambda c: c["uuid"],
+                        ),
+                    }
+                )
+            return out
+
+    # -- internals (lock held) ------------------------------------------------------------
+
+    def _check(self, rec: SessionRecord) -> bool:
+        """True if live; notices expiry."""
+        if rec.state != "live":
+            return False
+        age = self.clock() - rec.last_access
+        expired = rec.tti_ms > 0 and age * 1000 > rec.tti_ms
+        if rec.ttl_ms > 0 and time.time() * 1000 - rec.started_ms > rec.ttl_ms:
+            expired = True
+        if expired:
+            self._remove(rec, "timeout")
+            return False
+        return True
+
+    def _remove(self, rec: SessionRecord, state: str) -> None:
+        rec.state = state
+        self._sessions.pop(rec.uuid, None)
+        if state == "closed":
+            for cu in list(rec.clients):
+                client = self._clients.pop(cu, None)
+                if client is not None:
+                    self._by_conn.pop(client.conn_key, None)
+            rec.clients.clear()
+
+    def _destroy_client(self, client_uuid: str) -> bool:
+        client = self._clients.pop(client_uuid, None)
+        if client is None:
+            return False
+        self._by_conn.pop(client.conn_key, None)
+        rec = client.session
+        rec.clients.discard(client_uuid)
+        if rec.state == "live":
+            rec.refcount -= 1
+            if client.close_on_destroy and rec.refcount < 1:
+                self._remove(rec, "closed")
+        return True
