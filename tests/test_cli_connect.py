@@ -78,3 +78,40 @@ def test_installed_script_test_end_to_end(server, user_file):
     done = subprocess.run([str(script), "test", "alice-bad-password"], capture_output=True, text=True)
     assert done.returncode == 6
     assert done.stderr.count("\n") == 1 and "WARNING" not in done.stderr  # one line, no library noise
+
+
+def _controlling_tty() -> None:  # runs in the child: make the pty its controlling terminal
+    import fcntl
+    import os
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def test_prompt_source_asks_on_a_real_terminal(server, user_file):
+    """The prompt source reads the password from the terminal (a real pseudo-terminal here)."""
+    import os
+    import select
+
+    script = Path(sys.executable).with_name("omero-profile")
+    master, slave = os.openpty()
+    proc = subprocess.Popen([str(script), "test", "alice-prompt", "--json"], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=slave, preexec_fn=_controlling_tty)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"password" not in seen.lower():
+            ready, _, _ = select.select([master], [], [], 20)
+            assert ready, f"no password prompt; terminal showed {seen!r}"
+            seen += os.read(master, 1024)
+        assert b"alice@127.0.0.1:" in seen
+        os.write(master, server.users["alice"].password.encode() + b"\n")
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert proc.returncode == 0
+    assert json.loads(out)["user"]["name"] == "alice"
+    assert server.users["alice"].password.encode() not in seen  # not echoed
