@@ -44,8 +44,8 @@ def test_secure_connection(server):
 def test_context_manager(server):
     before = server.session_count("alice")
     with connect("alice") as conn:
+        assert [project.getName() for project in conn.getObjects("Project")] == []  # an empty server
         assert conn.getUser().getName() == "alice"
-        assert conn.isConnected()
     assert server.session_count("alice") == before
 
 
@@ -92,6 +92,7 @@ def test_query_across_all_groups(server):
     with connect("alice-all") as conn:
         assert conn.SERVICE_OPTS.getOmeroGroup() == "-1"
         assert conn.getObject("Experimenter", conn.getUserId()).getName() == "alice"
+        assert conn.getObject("Image", 1) is None and list(conn.listProjects()) == []  # no data on the stand-in
 
 
 def test_switch_to_specific_group(server):
@@ -113,6 +114,7 @@ def test_substitute_user_connection(server):
     with connect("root-as-bob") as user_conn:
         assert user_conn.getUser().getName() == "bob"
         assert user_conn.getEventContext().userName == "bob"
+        assert list(user_conn.listProjects()) == []
     assert server.session_count("root") == 0 and server.session_count("bob") == 0
 
 

@@ -10,6 +10,10 @@ Accepted shape::
 with COND one of ``obj.FIELD = :param`` or ``obj.id in (:param)``. Anything else is refused
 with a message naming the query, so a test that needs more fails loudly instead of getting
 silently wrong data. Results are fully loaded (memberships included) whatever the joins say.
+
+The server holds users and groups but no image data: any ``select`` from a container or image
+entity (Project, Dataset, Image, Screen, Plate, ...) is answered truthfully with no rows, so
+``conn.getObjects("Project")`` works as on a new, empty server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from typing import Any
 from .users import GroupSpec, UserDirectory, UserSpec
 
 ENTITIES = {"Experimenter", "ExperimenterGroup"}
+EMPTY_ENTITIES = {"Project", "Dataset", "Image", "Screen", "Plate", "PlateAcquisition", "Well", "Fileset",
+                  "Roi", "OriginalFile", "TagAnnotation", "MapAnnotation", "FileAnnotation", "CommentAnnotation"}
+"""Entities the stand-in has no rows of: queries on them return an empty list."""
 # HQL field name -> attribute of UserSpec / GroupSpec
 FIELDS = {
     "Experimenter": {"id": "id", "omeName": "name", "firstName": "first_name", "lastName": "last_name",
@@ -59,6 +66,8 @@ class Query:
 
 def parse(text: str) -> Query:
     m = _QUERY.match(text)
+    if m and m["entity"] in EMPTY_ENTITIES:
+        return Query(m["entity"], ())
     if not m or m["entity"] not in ENTITIES:
         raise UnsupportedQuery(f"stand-in IQuery cannot run: {text!r}")
     alias, entity, rest = m["alias"], m["entity"], m["rest"]
@@ -79,6 +88,8 @@ def parse(text: str) -> Query:
 
 def select(users: UserDirectory, query: Query, params: dict[str, Any]) -> list[UserSpec | GroupSpec]:
     """Run ``query`` with unwrapped ``params`` (plain Python values, lists for ``in``)."""
+    if query.entity in EMPTY_ENTITIES:
+        return []
     rows: list[UserSpec | GroupSpec] = list(
         users.users.values() if query.entity == "Experimenter" else users.groups.values()
     )
