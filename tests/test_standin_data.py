@@ -70,9 +70,10 @@ def test_hql_subset() -> None:
     assert [u.name for u in hql.select(DEFAULT_USERS, q, {"omeName": "bob"})] == ["bob"]
     q = hql.parse("select obj from ExperimenterGroup obj where obj.id in (:ids) order by obj.name")
     assert [g.name for g in hql.select(DEFAULT_USERS, q, {"ids": [0, 3]})] == ["system", "lab-shared"]
-    for bad in ("select i from Image i", "select obj from Experimenter obj where obj.omeName like :x"):
+    for bad in ("select obj from Instrument obj", "select obj from Experimenter obj where obj.omeName like :x"):
         with pytest.raises(hql.UnsupportedQuery):
             hql.parse(bad)
+    assert hql.select(DEFAULT_USERS, hql.parse("select i from Image i where i.id = :id"), {"id": 1}) == []
 
 
 class Clock:
