@@ -355,13 +355,13 @@ def plugins(state: State, as_json: bool) -> None:
 
 
 # -- commands that connect ----------------------------------------------------------------------
-def _ask(state: State, name: str | None, question):
+def _ask(state: State, name: str | None, question, overrides: dict[str, Any] | None = None):
     """Connect with the selected profile, answer ``question(conn)``, and always close."""
     from .active import select
     from .connection import open_connection
 
     config = state.config()
-    conn = open_connection(config.resolve(select(config, name).name))
+    conn = open_connection(config.resolve(select(config, name).name, overrides))
     try:
         return question(conn)
     finally:
@@ -370,13 +370,19 @@ def _ask(state: State, name: str | None, question):
 
 @cli.command("test")
 @click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--group", help="Try this group instead of the profile's (name, id or -1).")
+@click.option("--su", help="Try acting as this user instead of the profile's su.")
+@click.option("--timeout", type=float, help="Seconds the connect may take.")
 @json_option
 @pass_state
-def test_(state: State, name: str | None, as_json: bool) -> None:
+def test_(state: State, name: str | None, group: str | None, su: str | None, timeout: float | None,
+          as_json: bool) -> None:
     """Connect with the profile, print who and where you are, then close."""
+    from .edit import parse_value
     from .report import describe
 
-    info = _ask(state, name, describe)
+    overrides = {"group": None if group is None else parse_value("group", group), "su": su, "timeout": timeout}
+    info = _ask(state, name, describe, {k: v for k, v in overrides.items() if v is not None})
     if as_json:
         _echo_json(info)
         return

@@ -115,3 +115,13 @@ def test_prompt_source_asks_on_a_real_terminal(server, user_file):
     assert proc.returncode == 0
     assert json.loads(out)["user"]["name"] == "alice"
     assert server.users["alice"].password.encode() not in seen  # not echoed
+
+
+def test_test_with_overrides(server, run):
+    info = json.loads(run("test", "alice", "--group", "alice-private", "--json").stdout)
+    assert info["group"]["name"] == "alice-private"
+    info = json.loads(run("test", "root", "--su", "alice", "--json").stdout)
+    assert info["user"]["name"] == "alice" and info["su_by"] == "root"
+    result = run("test", "alice", "--group", "bob-private")
+    assert result.exit_code == 7
+    assert run("test", "alice", "--timeout", "-1").exit_code == 2
