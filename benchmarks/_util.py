@@ -30,3 +30,16 @@ def print_table(title: str, rows: list[tuple[str, float, str]]) -> None:
     print(f"{'measurement'.ljust(width)}  {'median':>10}  ratio")
     for what, seconds, ratio in rows:
         print(f"{what.ljust(width)}  {seconds * 1000:>8.1f}ms  {ratio}")
+
+
+def run_threads(count: int, work: Callable[[int], object]) -> float:
+    """Run ``work(i)`` in ``count`` threads at once; return the wall time until all finish."""
+    import threading
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - started

@@ -13,11 +13,10 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from _util import median_seconds, print_table
+from _util import median_seconds, print_table, run_threads
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
 RAW_SILENT = os.environ.get("BENCH_RAW_SILENT", "1") == "1"
@@ -86,19 +85,14 @@ def main() -> None:
         threads, per_thread = 8, 25
         def throughput(task) -> float:
             errors: list[BaseException] = []
-            def worker():
+
+            def worker(_: int) -> None:
                 try:
                     for _ in range(per_thread):
                         task()
                 except BaseException as exc:  # noqa: BLE001
                     errors.append(exc)
-            ts = [threading.Thread(target=worker) for _ in range(threads)]
-            started = time.perf_counter()
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            elapsed = time.perf_counter() - started
+            elapsed = run_threads(threads, worker)
             assert not errors, errors[:1]
             return elapsed
 

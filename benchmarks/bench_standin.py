@@ -19,10 +19,11 @@ import json
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from _util import run_threads
 
 from omeroprofiles.testing import StandInServer, running_server, start_server
 
@@ -104,13 +105,7 @@ def bench_concurrency(srv: StandInServer, threads: int = 16, per_thread: int = 2
             except Exception as exc:
                 errors.append(repr(exc))
 
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    t0 = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    wall = time.perf_counter() - t0
+    wall = run_threads(threads, work)
     return {
         "connects": threads * per_thread,
         "errors": len(errors),
