@@ -6,13 +6,12 @@ import json
 import sys
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import ConfigError, ProfileError, ProfileNotFound
+from .errors import ConfigError, ProfileError
 
 PROG = "omero-profile"
 
@@ -601,4 +600,4 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name=PROG)
 
 
-__all__ = ["cli", "main", "ProfileNotFound", "Path"]
+__all__ = ["cli", "main"]

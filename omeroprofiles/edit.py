@@ -23,7 +23,7 @@ import tomlkit
 from tomlkit.items import InlineTable, Table
 
 from . import files as files_mod
-from .errors import ConfigError, Problem, ProfileNotFound
+from .errors import ConfigError, ProfileNotFound
 from .locations import Locations
 from .plugins import Registry
 from .resolve import Config
@@ -326,4 +326,4 @@ def parse_value(key: str, raw: str) -> Any:
         return raw
 
 
-__all__ = ["Problem", "add_profile", "edit_user_file", "parse_value", "remove_profile", "set_key"]
+__all__ = ["add_profile", "edit_user_file", "parse_value", "remove_profile", "set_key"]
