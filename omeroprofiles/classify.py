@@ -26,8 +26,8 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
 
     if isinstance(exc, ProfileError):
         return exc
-    at = where(profile)
     who = f" as '{user}'" if user else ""
+    at = where(profile) + who
     name = type(exc).__name__
 
     if isinstance(exc, Ice.ConnectionRefusedException):
@@ -52,16 +52,16 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
         return AuthenticationFailed(f"{at}: the session key was rejected (the session is closed, expired or "
                                     "unknown); log in again or refresh the key")
     if isinstance(exc, Glacier2.PermissionDeniedException):
-        return AuthenticationFailed(f"{at}: the server rejected the username or password{who}")
+        return AuthenticationFailed(f"{at}: the server rejected the username or password")
     if isinstance(exc, omero.WrappedCreateSessionException):
         kind = getattr(exc, "type", "") or ""
         if "SecurityViolation" in kind or "ApiUsage" in kind or "Validation" in kind:
-            return AccessDenied(f"{at}: the server refused to create a session{who} ({kind})")
+            return AccessDenied(f"{at}: the server refused to create a session ({kind})")
         return ServerUnreachable(f"{at}: the server could not create a session ({kind or name})")
     if isinstance(exc, Glacier2.CannotCreateSessionException):
         return ServerUnreachable(f"{at}: the server could not create a session ({name})")
     if isinstance(exc, omero.SecurityViolation):
-        return AccessDenied(f"{at}: access denied{who} ({name})")
+        return AccessDenied(f"{at}: access denied ({name})")
     if isinstance(exc, omero.ClientError) and "null object prox" in str(exc):
         return ServerUnreachable(f"{at}: no answer within {timeout:g} s (profile timeout); the server is down, "
                                  "overloaded, or something on that port is not an OMERO router")
