@@ -9,13 +9,13 @@ group the user is not in becomes an error instead of a silent fall-back to the d
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from .classify import classify, where
 from .credentials.base import Credentials
+from .deadline import DeadlineExceeded, run_bounded, track
 from .errors import AccessDenied, CredentialError, ProfileError
 from .model import Profile
 from .plugins import get_registry
@@ -75,14 +75,38 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
         raise
 
 
-def establish(profile: Profile) -> Session:
-    """Fetch credentials and open the session the profile describes (login, join or su)."""
-    credentials = fetch_credentials(profile)
-    if profile.su:
-        from .su import become
+CLOSE_TIMEOUT_MS = 400
+"""How long closing a connection may wait for a server that stopped answering."""
 
-        return become(profile, credentials)
-    return session_for(profile, credentials, group=profile.group)
+
+def establish(profile: Profile) -> Session:
+    """Fetch credentials, then open the session the profile describes (login, join or su).
+
+    Credentials come first, outside the clock (a person may be typing a password); the network
+    part is bounded by ``profile.timeout`` as a whole.
+    """
+    credentials = fetch_credentials(profile)
+
+    def open_session() -> Session:
+        if profile.su:
+            from .su import become
+
+            return become(profile, credentials)
+        return session_for(profile, credentials, group=profile.group)
+
+    def discard(late: Session) -> None:
+        _dispose(late.client, kill=not late.joined)
+
+    try:
+        return run_bounded(profile.timeout, open_session, discard)
+    except DeadlineExceeded:
+        raise classify(_timeout_error(), profile, user=credentials.username, timeout=profile.timeout) from None
+
+
+def _timeout_error() -> Exception:
+    import Ice
+
+    return Ice.TimeoutException()
 
 
 def new_client(profile: Profile) -> Any:
@@ -91,13 +115,19 @@ def new_client(profile: Profile) -> Any:
     import omero.clients  # noqa: F401
 
     per_attempt_ms = max(200, int(profile.timeout * 1000 / CONNECT_ATTEMPTS))
-    props = {"Ice.Override.ConnectTimeout": str(per_attempt_ms), "omero.keep_alive": "0"}
+    props = {
+        "Ice.Override.ConnectTimeout": str(per_attempt_ms),
+        # closing a connection to a server that stopped answering must not wait forever either
+        "Ice.Override.CloseTimeout": str(min(per_attempt_ms, CLOSE_TIMEOUT_MS)),
+        "omero.keep_alive": "0",
+    }
     host = profile.host if profile.address.transport else profile.hostname
     try:
         client = omero.client(host=host, port=profile.port, pmap=props)
     except Exception as exc:
         raise classify(exc, profile, user=None, timeout=profile.timeout) or exc from exc
     client.setAgent(AGENT)
+    track(client.getCommunicator())  # taken now: omero.client's own lock is held during a login
     return client
 
 
@@ -114,12 +144,7 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
             client.enableKeepAlive(profile.keepalive)
         return Session(client, joined, call_group)
     except BaseException as exc:
-        if _timed_out(exc):
-            # No session exists, and destroying the communicator waits for the stalled connection
-            # attempt (another connect timeout): do it in the background so the error is prompt.
-            threading.Thread(target=_dispose, args=(client,), kwargs={"kill": False}, daemon=True).start()
-        else:
-            _dispose(client, kill=not joined)
+        _dispose(client, kill=not joined and not _timed_out(exc))  # bounded by the close timeout
         if isinstance(exc, ProfileError | KeyboardInterrupt):
             raise
         if login_group is not None and _is_create_session_refusal(exc):

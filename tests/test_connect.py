@@ -140,6 +140,20 @@ def test_silent_port_is_bounded_by_the_profile_timeout(server, silent_port, user
     assert elapsed <= 3.0, elapsed
 
 
+def test_a_router_that_never_replies_is_bounded_too(server, hung_router_port, user_file):
+    """Ice's connect timeout is satisfied by this peer; only our own deadline ends the wait."""
+    import threading
+
+    user_file.write_text(user_file.read_text() + (
+        f'\n[profiles.hung]\nhost = "tcp://127.0.0.1:{hung_router_port}"\ntimeout = 2\n'
+        'credentials = { source = "plain", username = "alice", password = "x" }\n'))
+    started = time.monotonic()
+    with pytest.raises(ServerUnreachable, match="no answer within 2 s"):
+        get_conn("hung")
+    assert time.monotonic() - started <= 3.0
+    assert not [t for t in threading.enumerate() if t.name == "omero-profiles-connect"]  # nothing left running
+
+
 def test_credentials_fail_before_any_network(server, monkeypatch):
     monkeypatch.delenv("OMERO_PASSWORD", raising=False)
     monkeypatch.setenv("OMERO_USER", "alice")

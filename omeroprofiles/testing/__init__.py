@@ -40,7 +40,7 @@ User ids: root 0, guest 1, alice 2, bob 3, helpdesk 4, sudoer 5.
 from __future__ import annotations
 
 from .process import StandInServer, StandInServerError, running_server, start_server
-from .silent import silent_port
+from .silent import hung_router, silent_port
 from .users import (
     ALL_PRIVILEGES,
     DEFAULT_USERS,
@@ -62,6 +62,7 @@ __all__ = [
     "UsersFileError",
     "load_users",
     "running_server",
+    "hung_router",
     "silent_port",
     "start_server",
 ]

@@ -8,6 +8,7 @@ Use from any project: ``pytest_plugins = ["omeroprofiles.testing.fixtures"]``.
   verbose=...)``, for tests that need their own data or a short timeout; every server it
   starts is stopped at the end of the test.
 - ``silent_port``: a loopback port that accepts connections and never answers.
+- ``hung_router_port``: a loopback ``tcp://`` Ice peer that greets, then never replies.
 
 A server that cannot start fails the test with the server's stderr; nothing is skipped.
 Importing this module does not import Ice or omero.
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from .process import StandInServer, running_server, start_server
+from .silent import hung_router as _hung_router
 from .silent import silent_port as _silent_port
 
 
@@ -50,4 +52,11 @@ def start_omero_server() -> Iterator[Callable[..., StandInServer]]:
 def silent_port() -> Iterator[int]:
     """A 127.0.0.1 port that accepts TCP connections and never sends a byte."""
     with _silent_port() as port:
+        yield port
+
+
+@pytest.fixture
+def hung_router_port() -> Iterator[int]:
+    """A 127.0.0.1 port speaking just enough Ice to connect, then never replying (use tcp://)."""
+    with _hung_router() as port:
         yield port
