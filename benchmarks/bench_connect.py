@@ -13,6 +13,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,17 +29,19 @@ def main() -> None:
     from omeroprofiles import get_conn
     from omeroprofiles.pool import ConnectionPool
     from omeroprofiles.testing import running_server
-    from omeroprofiles.testing.silent import silent_port
+    from omeroprofiles.testing.silent import hung_router, silent_port
 
     with running_server(ws=False, wss=False) as server, tempfile.TemporaryDirectory() as tmp, \
-            silent_port() as quiet:
+            silent_port() as quiet, hung_router() as hung:
         pw = server.users["alice"].password
         profiles = Path(tmp) / "profiles.toml"
         profiles.write_text(
             f'[profiles.ssl]\nhost = "{server.host}"\nport = {server.ssl_port}\nkeepalive = 0\n'
             f'credentials = {{ source = "plain", username = "alice", password = "{pw}" }}\n'
             '[profiles.insecure]\nextends = "ssl"\nsecure = false\n'
-            f'[profiles.silent]\nextends = "ssl"\nport = {quiet}\ntimeout = 2\n')
+            f'[profiles.silent]\nextends = "ssl"\nport = {quiet}\ntimeout = 2\n'
+            f'[profiles.hung]\nhost = "tcp://{server.host}:{hung}"\ntimeout = 2\n'
+            f'credentials = {{ source = "plain", username = "alice", password = "{pw}" }}\n')
         os.environ.update(OMERO_PROFILES_FILE=str(profiles), XDG_STATE_HOME=tmp,
                           OMERO_PROFILES_SYSTEM_FILE=str(Path(tmp) / "none.toml"))
 
@@ -81,6 +84,26 @@ def main() -> None:
             rows.insert(0, (f"raw BlitzGateway.connect() -> {ok!r}", base, "1.00x (baseline)"))
             rows[1] = (rows[1][0], ours, f"{ours / base:.3f}x")
         print_table("Silent port (accepts, never answers)", rows)
+
+        started = time.perf_counter()
+        try:
+            get_conn("hung")
+        except Exception as exc:  # ServerUnreachable
+            kind = type(exc).__name__
+        ours = time.perf_counter() - started
+        blocked = threading.Event()
+
+        def raw_hung() -> None:
+            BlitzGateway("alice", pw, host=f"tcp://{server.host}:{hung}", secure=True).connect()
+            blocked.set()
+        threading.Thread(target=raw_hung, daemon=True).start()
+        waited = 10.0
+        finished = blocked.wait(waited)
+        print_table("Router that connects, then never replies", [
+            (f"raw BlitzGateway.connect() {'returned' if finished else f'still blocked after {waited:g} s'}",
+             waited, "baseline: unbounded"),
+            (f"get_conn, timeout = 2 -> {kind}", ours, ""),
+        ])
 
         threads, per_thread = 8, 25
         def throughput(task) -> float:
