@@ -55,7 +55,13 @@ def run_bounded(seconds: float, fn: Callable[[], T], discard: Callable[[T], None
 
     worker = threading.Thread(target=work, name="omero-profiles-connect", daemon=True)
     worker.start()
-    worker.join(seconds)
+    try:
+        worker.join(seconds)
+    except BaseException:  # Ctrl-C while waiting: abandon the attempt, leaving nothing open
+        with lock:
+            late.set()
+        _destroy(list(clients))
+        raise
     with lock:
         if worker.is_alive():
             late.set()
