@@ -68,7 +68,7 @@ def select(config: Config, explicit: str | None = None) -> Selection:
     candidates = [
         (explicit, "argument", "given as an argument"),
         (os.environ.get(PROFILE_ENV) or None, "env", f"from ${PROFILE_ENV}"),
-        (state_choice(locations), "state", f"set by 'omero-profile use' ({locations.state_file})"),
+        (state_choice(locations), "state", f"set by 'omero-profile use' in {locations.state_file}"),
         (config.default_name, "default", f"default in {(config.default_origin or '').split(': ')[0]}"),
     ]
     for name, reason, detail in candidates:
