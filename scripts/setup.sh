@@ -19,6 +19,22 @@ venv="$repo/.venv"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/omero-profiles/wheels"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+ensure_build_tools() {
+  # zeroc-ice's C++ extension needs a compiler and the OpenSSL and bzip2 headers.
+  local missing=()
+  command -v g++ >/dev/null 2>&1 || missing+=(g++)
+  [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+  [ -f /usr/include/bzlib.h ] || missing+=(libbz2-dev)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing build dependencies: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    log "missing build dependencies: ${missing[*]} (e.g. sudo apt-get install ${missing[*]})"
+    exit 1
+  fi
+}
+
 if [ ! -x "$venv/bin/python" ]; then
   log "creating .venv with $("$python" --version 2>&1)"
   "$python" -m venv "$venv"
@@ -33,6 +49,7 @@ if ! "$vpy" -c "import Ice" >/dev/null 2>&1; then
   elif "$vpy" -m pip install --quiet --no-index --find-links "$cache" "zeroc-ice==3.6.5" >/dev/null 2>&1; then
     log "installed zeroc-ice from the cache ($cache)"
   else
+    ensure_build_tools
     log "building zeroc-ice 3.6.5 from source (patched for Python >= 3.11; ~5 min, once)"
     "$vpy" "$repo/scripts/build_zeroc_ice.py" "$cache" >/dev/null
     "$vpy" -m pip install --quiet --no-index --find-links "$cache" "zeroc-ice==3.6.5"
