@@ -14,6 +14,13 @@ def where(profile: Profile) -> str:
     return f"profile '{profile.name}' ({profile.transport}://{profile.display_address()})"
 
 
+def no_answer(profile: Profile, *, user: str | None, timeout: float) -> ServerUnreachable:
+    """The failure for a server that did not answer within the profile's timeout."""
+    who = f" as '{user}'" if user else ""
+    return ServerUnreachable(f"{where(profile)}{who}: no answer within {timeout:g} s (profile timeout); the "
+                             "server is down, overloaded, or something on that port is not an OMERO router")
+
+
 def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout: float,
              joining: bool = False) -> ProfileError | None:
     """The ProfileError for an exception raised while connecting; None if it is not a known kind."""
@@ -35,8 +42,7 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
     if isinstance(exc, Ice.DNSException):
         return ServerUnreachable(f"{at}: cannot resolve host name '{profile.hostname}'")
     if isinstance(exc, Ice.TimeoutException | Ice.CommunicatorDestroyedException):
-        return ServerUnreachable(f"{at}: no answer within {timeout:g} s (profile timeout); the server is "
-                                 "down, overloaded, or something on that port is not an OMERO router")
+        return no_answer(profile, user=user, timeout=timeout)
     if isinstance(exc, Ice.SecurityException | Ice.ProtocolException):
         return ServerUnreachable(f"{at}: TLS/protocol handshake failed ({name}); check the port and transport")
     if isinstance(exc, Ice.ConnectionLostException):
@@ -63,8 +69,7 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
     if isinstance(exc, omero.SecurityViolation):
         return AccessDenied(f"{at}: access denied ({name})")
     if isinstance(exc, omero.ClientError) and "null object prox" in str(exc):
-        return ServerUnreachable(f"{at}: no answer within {timeout:g} s (profile timeout); the server is down, "
-                                 "overloaded, or something on that port is not an OMERO router")
+        return no_answer(profile, user=user, timeout=timeout)
     if isinstance(exc, Ice.LocalException | omero.ServerError):
         return ServerUnreachable(f"{at}: connection failed ({name})")
     return None

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .classify import classify, where
+from .classify import classify, no_answer, where
 from .credentials.base import Credentials
 from .deadline import DeadlineExceeded, run_bounded, track
 from .errors import AccessDenied, CredentialError, ProfileError
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 AGENT = "omero-profiles"
 CONNECT_ATTEMPTS = 3
 """omero.client.createSession tries a timed-out connect this many times; the timeout is shared out."""
+CLOSE_TIMEOUT_MS = 400
+"""How long closing a connection may wait for a server that stopped answering."""
 
 
 @dataclass
@@ -75,10 +77,6 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
         raise
 
 
-CLOSE_TIMEOUT_MS = 400
-"""How long closing a connection may wait for a server that stopped answering."""
-
-
 def establish(profile: Profile) -> Session:
     """Fetch credentials, then open the session the profile describes (login, join or su).
 
@@ -100,13 +98,7 @@ def establish(profile: Profile) -> Session:
     try:
         return run_bounded(profile.timeout, open_session, discard)
     except DeadlineExceeded:
-        raise classify(_timeout_error(), profile, user=credentials.username, timeout=profile.timeout) from None
-
-
-def _timeout_error() -> Exception:
-    import Ice
-
-    return Ice.TimeoutException()
+        raise no_answer(profile, user=credentials.username, timeout=profile.timeout) from None
 
 
 def new_client(profile: Profile) -> Any:
