@@ -43,26 +43,25 @@ def site_file(tmp_path: Path) -> Path:
     return tmp_path / "site" / "profiles.toml"
 
 
+def _writer(path: Path):
+    def write(text: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
 @pytest.fixture
 def write_user(user_file: Path):
     """Write the user's profiles file and return its path."""
-
-    def write(text: str) -> Path:
-        user_file.parent.mkdir(parents=True, exist_ok=True)
-        user_file.write_text(text, encoding="utf-8")
-        return user_file
-
-    return write
+    return _writer(user_file)
 
 
 @pytest.fixture
 def write_site(site_file: Path):
-    def write(text: str) -> Path:
-        site_file.parent.mkdir(parents=True, exist_ok=True)
-        site_file.write_text(text, encoding="utf-8")
-        return site_file
-
-    return write
+    """Write the site-wide profiles file and return its path."""
+    return _writer(site_file)
 
 
 @pytest.fixture
