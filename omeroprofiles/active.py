@@ -73,7 +73,7 @@ def select(config: Config, explicit: str | None = None) -> Selection:
     ]
     for name, reason, detail in candidates:
         if name:
-            if not config.has(name) and not config.file_problems:
+            if not config.has(name):
                 raise config.not_found(name, f" ({detail})")
             return Selection(name, reason, detail)
     if config.file_problems:  # e.g. a syntax error: "no profiles are defined" would be false

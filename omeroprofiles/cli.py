@@ -558,11 +558,11 @@ def set_(state: State, name: str, key: str, value: str) -> None:
 
     VALUE is read as TOML when it is a TOML literal (4064, true, -1, "quoted"), else as text.
     """
-    from .edit import edit_user_file, parse_value, set_key
+    from .edit import SECRET_KEYS, edit_user_file, parse_value, set_key
 
     if name != "defaults":
         _require_in_user_file(state, name)
-    if key.split(".")[-1] in ("password", "key") and key.startswith("credentials"):
+    if key.startswith("credentials.") and key.split(".")[-1] in SECRET_KEYS:
         raise click.UsageError(f"refusing to write a secret from the command line (it would stay in your shell "
                                f"history); use '{PROG} add --ask-password' or edit the file")
     edit_user_file(state.locations, set_key(name, key, parse_value(key.split(".")[-1], value)))

@@ -32,8 +32,8 @@ from .writing import atomic_write, locked
 STRING_KEYS = {"host", "su", "description", "extends"}
 """Keys whose value is always text, so ``set prod su 1234`` stores the string '1234'."""
 
-SECRET_KEYS = {"password", "key"}
-"""Credential keys that hold a secret (plain's password, session's key): never set from a command line."""
+SECRET_KEYS = frozenset(files_mod.SECRET_CREDENTIAL_KEYS)
+"""Credential keys that hold a secret: never set from a command line."""
 
 
 Change = Callable[[tomlkit.TOMLDocument], str]

@@ -138,6 +138,7 @@ def _did_you_mean(word: str, choices) -> str:
 
 
 SECRET_CREDENTIAL_KEYS = ("password", "key")
+"""Credential keys that hold a secret (plain's password, session's key)."""
 
 
 def exposed_secrets_warning(pf: ProfilesFile) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -180,9 +179,6 @@ def test_offline_commands_do_not_import_omero(script, write_user):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "IMPORTED []" in done.stderr, done.stderr
 
-
-def test_which_python_the_script_uses(script):
-    assert shutil.which("omero-profile", path=str(script.parent)) == str(script)
 
 
 def test_validate_warns_about_a_readable_file_with_a_secret(write_user, run):
