@@ -25,11 +25,11 @@ RAW_SILENT = os.environ.get("BENCH_RAW_SILENT", "1") == "1"
 
 def main() -> None:
     from omero.gateway import BlitzGateway
+    from omero_standin import running_server
+    from omero_standin.silent import hung_router, silent_port
 
     from omeroprofiles import get_conn
     from omeroprofiles.pool import ConnectionPool
-    from omeroprofiles.testing import running_server
-    from omeroprofiles.testing.silent import hung_router, silent_port
 
     with running_server(ws=False, wss=False) as server, tempfile.TemporaryDirectory() as tmp, \
             silent_port() as quiet, hung_router() as hung:

@@ -24,8 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from _util import run_threads
-
-from omeroprofiles.testing import StandInServer, running_server, start_server
+from omero_standin import StandInServer, running_server, start_server
 
 
 def _median_ms(fn: Callable[[], Any], runs: int) -> float:

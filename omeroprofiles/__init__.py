@@ -18,8 +18,6 @@ from .errors import (
 )
 from .hookspecs import hookimpl
 
-__version__ = "0.1.0"
-
 __all__ = [
     "AccessDenied",
     "AuthenticationFailed",
@@ -32,6 +30,7 @@ __all__ = [
     "get_conn",
     "hookimpl",
     "load_profile",
+    "__version__",
 ]
 
 if TYPE_CHECKING:
@@ -43,4 +42,11 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "__version__":  # from the installed metadata, looked up only when asked for
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("omero-profiles")
+        except PackageNotFoundError:
+            return "unknown"
     raise AttributeError(f"module 'omeroprofiles' has no attribute {name!r}")

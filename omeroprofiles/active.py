@@ -69,7 +69,7 @@ def select(config: Config, explicit: str | None = None) -> Selection:
         (explicit, "argument", "given as an argument"),
         (os.environ.get(PROFILE_ENV) or None, "env", f"from ${PROFILE_ENV}"),
         (state_choice(locations), "state", f"set by 'omero-profile use' in {locations.state_file}"),
-        (config.default_name, "default", f"default in {(config.default_origin or '').split(': ')[0]}"),
+        (config.default_name, "default", f"default in {config.default_file}"),
     ]
     for name, reason, detail in candidates:
         if name:

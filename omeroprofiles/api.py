@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from .active import select
 from .errors import ConfigError
-from .model import Profile
+from .model import DEFAULTS_KEYS, Profile
 from .resolve import Config
 
 if TYPE_CHECKING:
     from omero.gateway import BlitzGateway
 
-OVERRIDABLE = ("host", "port", "secure", "group", "su", "timeout", "keepalive", "credentials")
+OVERRIDABLE = DEFAULTS_KEYS
+"""Keyword overrides ``get_conn`` takes: every profile key a [defaults] table may set."""
 
 
 def _check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from .model import Profile
 
 
 def where(profile: Profile) -> str:
-    return f"profile '{profile.name}' ({profile.transport}://{profile.display_address()})"
+    return f"profile '{profile.name}' ({profile.url})"
 
 
 def no_answer(profile: Profile, *, user: str | None, timeout: float) -> ServerUnreachable:

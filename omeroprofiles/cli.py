@@ -1,8 +1,14 @@
-"""`omero-profile`: the command line. Exceptions become messages + exit codes in one place (`_Group`)."""
+"""`omero-profile`: the command line. Exceptions become messages + exit codes in one place (`_Group`).
+
+Commands gather JSON-ready data; ``render`` turns it into text. Heavy modules (pydantic models,
+plugins, omero-py) are imported inside the commands that need them, so ``current``, ``path``
+and completion start fast.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -10,7 +16,6 @@ from typing import Any
 
 import click
 
-from . import __version__
 from .errors import ConfigError, ProfileError
 
 PROG = "omero-profile"
@@ -38,11 +43,12 @@ class State:
 
 
 def _report(exc: ProfileError) -> None:
-    lines = str(exc).splitlines() or [type(exc).__name__]
-    for line in lines:
-        click.echo(f"{PROG}: error: {line}", err=True)
+    from .text import printable
+
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        click.echo(f"{PROG}: error: {printable(line)}", err=True)
     if exc.hint:
-        click.echo(f"{PROG}: hint: {exc.hint}", err=True)
+        click.echo(f"{PROG}: hint: {printable(exc.hint)}", err=True)
 
 
 class _Group(click.Group):
@@ -71,11 +77,15 @@ class _Group(click.Group):
 
 def _debug(ctx: click.Context) -> bool:
     state = ctx.find_object(State)
-    return bool(state and state.debug) or "--debug" in sys.argv
+    return bool(state and state.debug)
 
 
 def _echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def _echo_lines(lines: list[str]) -> None:
+    click.echo("\n".join(lines))
 
 
 def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str):
@@ -94,8 +104,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="PATH", help="Use this profiles file instead of the user file.")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(__version__, prog_name=PROG)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (secrets are never in them).")
+@click.version_option(package_name="omero-profiles", prog_name=PROG)
 @click.pass_context
 def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
     """Named connection profiles for OMERO servers.
@@ -130,6 +140,8 @@ pass_state = click.pass_obj
 def list_(state: State, as_json: bool) -> None:
     """List profiles: name, server, user and credential source; * marks the active one."""
     from .active import select
+    from .model import parse_host
+    from .render import profile_rows
 
     config = state.config()
     if config.file_problems:
@@ -141,53 +153,39 @@ def list_(state: State, as_json: bool) -> None:
     rows = []
     broken = []
     for name in config.names():
-        row: dict[str, Any] = {"name": name, "active": name == active}
+        row: dict[str, Any] = {"name": name, "active": name == active, "valid": True, "error": None,
+                               "address": None, "host": None, "port": None, "secure": None, "group": None,
+                               "su": None, "user": None, "source": None, "description": None,
+                               "file": str(config.file_of(name).path)}
         try:
             profile = config.resolve(name)
-        except ConfigError:
-            table = config.raw_table(name) or {}
-            row.update(host=_safe_host(table.get("host")), port=None, user=None, source=None, valid=False)
+        except ConfigError as exc:
+            host = (config.raw_table(name) or {}).get("host")
+            try:  # an invalid profile's host is shown only if it parses (it may even hold a password)
+                row["host"] = host if isinstance(host, str) and parse_host(host) else None
+            except ValueError:
+                pass
+            row.update(valid=False, error=str(exc))
             broken.append(name)
         else:
             source = config.registry.source(profile.source)
-            row.update(host=profile.host, port=profile.port, secure=profile.secure, group=profile.group,
+            row.update(address=profile.url if profile.address.transport else profile.display_address(),
+                       host=profile.host, port=profile.port, secure=profile.secure, group=profile.group,
                        su=profile.su, user=source.describe(profile.credentials) if source else "",
-                       source=profile.source, valid=True, description=profile.description)
-        row["file"] = str(config.file_of(name).path)
+                       source=profile.source, description=profile.description)
         rows.append(row)
     if as_json:
         _echo_json(rows)
     elif not rows:
         click.echo(f"No profiles defined. Start with: {PROG} init   (or {PROG} add NAME --host HOST)")
     else:
-        table = [("", "NAME", "HOST", "USER", "SOURCE", "GROUP")]
-        for r in rows:
-            host = f"{r['host']}:{r['port']}" if r.get("host") and r.get("port") and "://" not in r["host"] \
-                else str(r.get("host") or "?")
-            user = (r.get("user") or "") + (f" (su {r['su']})" if r.get("su") else "")
-            group = "" if r.get("group") is None else str(r["group"])
-            table.append(("*" if r["active"] else "", r["name"], host, user,
-                          r.get("source") or "INVALID", group))
-        _print_table(table)
-    if broken:
-        raise ConfigError(f"{len(broken)} profile(s) are invalid: {', '.join(broken)}",
-                          hint=f"run '{PROG} validate' to see every problem")
-
-
-def _safe_host(value: Any) -> str | None:
-    """The host of an invalid profile, only if it parses (an invalid one may even hold a password)."""
-    from .model import parse_host
-
-    try:
-        return value if isinstance(value, str) and parse_host(value) else None
-    except ValueError:
-        return None
-
-
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        _echo_lines(profile_rows(rows))
+    problems = [f"{len(broken)} profile(s) are invalid: {', '.join(broken)}"] if broken else []
+    default = config.default_problem()
+    if default is not None:
+        problems.append(str(default))
+    if problems:
+        raise ConfigError("\n".join(problems), hint=f"run '{PROG} validate' to see every problem")
 
 
 @cli.command()
@@ -197,6 +195,7 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 def show(state: State, name: str | None, as_json: bool) -> None:
     """Show the resolved profile (defaults and extends applied), secrets redacted, with each value's origin."""
     from .active import select
+    from .render import show_lines
 
     config = state.config()
     selection = select(config, name)
@@ -204,29 +203,11 @@ def show(state: State, name: str | None, as_json: bool) -> None:
     data = profile.redacted()
     origin = profile.origin
     if as_json:
-        ordered = {k: origin[k] for k in data if k in origin}
+        ordered = {k: origin[k].as_json() for k in data if k in origin}
         _echo_json({**data, "origin": ordered, "file": profile.file, "selected": selection.reason})
         return
-    click.echo(f"# profile '{profile.name}' ({selection.detail})")
-    lines = [(key, _toml_value(value), origin.get(key, "")) for key, value in data.items()
-             if key != "name" and not (value is None and key not in origin)]
-    key_width = max(len(k) for k, _, _ in lines)
-    value_width = min(48, max(len(v) for _, v, _ in lines))
-    for key, shown, where in lines:
-        text = f"{key.ljust(key_width)} = {shown.ljust(value_width)}"
-        click.echo(f"{text}  # {where}" if where else text.rstrip())
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None) + " }"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return str(value)
+    _echo_lines(show_lines(data, {k: str(v) for k, v in origin.items()},
+                           f"profile '{profile.name}' ({selection.detail})"))
 
 
 @cli.command()
@@ -235,12 +216,13 @@ def _toml_value(value: Any) -> str:
 def current(state: State, as_json: bool) -> None:
     """Print the active profile and why it is active."""
     from .active import select
+    from .text import printable
 
     selection = select(state.config())
     if as_json:
         _echo_json({"name": selection.name, "reason": selection.reason, "detail": selection.detail})
     else:
-        click.echo(f"{selection.name}    ({selection.detail})")
+        click.echo(printable(f"{selection.name}    ({selection.detail})"))
 
 
 @cli.command()
@@ -254,8 +236,6 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
 
     For one terminal only: eval "$(omero-profile use NAME --shell)".
     """
-    import os
-
     from .active import shell_export, write_state_choice
     from .locations import PROFILE_ENV
 
@@ -287,13 +267,18 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
 def validate(state: State, as_json: bool) -> None:
     """Check every file: each problem on one line as `file: profile 'x': key: problem`."""
     from .files import exposed_secrets_warning
+    from .text import printable
 
     config = state.config()
     problems = config.problems()
     read = [str(f.path) for f in config.files if f.exists]
-    warnings = [w for w in (exposed_secrets_warning(f) for f in config.files if f.exists) if w]
+    warnings = [w for w in (exposed_secrets_warning(f, config.registry.secret_keys)
+                            for f in config.files if f.exists) if w]
+    warnings += [f"profile '{name}': credentials source unavailable: {why}"
+                 for name, why in config.unavailable().items()]
+    warnings += config.registry.warnings
     for warning in warnings:
-        click.echo(f"{PROG}: warning: {warning}", err=True)
+        click.echo(f"{PROG}: warning: {printable(warning)}", err=True)
     if as_json:
         _echo_json({
             "valid": not problems,
@@ -308,7 +293,7 @@ def validate(state: State, as_json: bool) -> None:
     if problems:
         if not as_json:
             for p in problems:
-                click.echo(str(p))
+                click.echo(printable(p))
         sys.stdout.flush()
         raise ConfigError(f"{len(problems)} problem(s) found")
 
@@ -321,8 +306,7 @@ def path(state: State, as_json: bool) -> None:
     loc = state.locations
     entries = [
         ("user file", loc.user_file, loc.user_file_reason),
-        ("site file", loc.site_file, "$OMERO_PROFILES_SYSTEM_FILE" if loc.site_file.as_posix() !=
-         "/etc/omero-profiles/profiles.toml" else "default"),
+        ("site file", loc.site_file, loc.site_file_reason),
         ("state file", loc.state_file, "written by 'use'"),
     ]
     if as_json:
@@ -337,20 +321,16 @@ def path(state: State, as_json: bool) -> None:
 @json_option
 @pass_state
 def plugins(state: State, as_json: bool) -> None:
-    """List credential-source plugins: name, package and version, status."""
+    """List credential-source plugins: package and version, status, sources and their summaries."""
     from .plugins import get_registry
+    from .render import plugin_lines
 
     registry = get_registry()
-    infos = list(registry.plugins.values())
+    rows = [info.as_json(registry) for info in registry.plugins.values()]
     if as_json:
-        _echo_json([i.as_json() for i in infos])
+        _echo_json({"plugins": rows, "warnings": registry.warnings, "excluded": registry.excluded})
         return
-    rows = [("PLUGIN", "PACKAGE", "SOURCES", "STATUS")]
-    for info in infos:
-        status = info.status if info.status == "ok" and not info.error else f"{info.status}: {info.error}"
-        rows.append((info.name, f"{info.distribution} {info.version}".strip(), ", ".join(info.sources) or "-",
-                     status))
-    _print_table(rows)
+    _echo_lines(plugin_lines(rows, registry.warnings))
 
 
 # -- commands that connect ----------------------------------------------------------------------
@@ -378,34 +358,15 @@ def test_(state: State, name: str | None, group: str | None, su: str | None, tim
           as_json: bool) -> None:
     """Connect with the profile, print who and where you are, then close."""
     from .edit import parse_value
+    from .render import connection_lines
     from .report import describe
 
     overrides = {"group": None if group is None else parse_value("group", group), "su": su, "timeout": timeout}
     info = _ask(state, name, describe, {k: v for k, v in overrides.items() if v is not None})
     if as_json:
         _echo_json(info)
-        return
-    admin = "no"
-    if info["full_admin"]:
-        admin = "full administrator"
-    elif info["admin"]:
-        admin = "restricted administrator (" + (", ".join(info["privileges"]) or "no privileges") + ")"
-    group = info["group"]
-    host = info["host"] if ":" not in info["host"] else f"[{info['host']}]"
-    lines = [
-        ("profile", info["profile"]),
-        ("server", f"{host}:{info['port']} over {info['transport']}"
-                   + (" (encrypted)" if info["encrypted"] else " (NOT encrypted)")),
-        ("user", f"{info['user']['name']} (id {info['user']['id']})"
-                 + (f", via su by {info['su_by']}" if info["su"] else "")),
-        ("group", f"{group['name']} (id {group['id']})"),
-        ("admin", admin),
-        ("elapsed", f"{info['elapsed_ms']:.0f} ms"),
-    ]
-    if info["joined_session"]:
-        lines.insert(3, ("session", "joined an existing session"))
-    for key, value in lines:
-        click.echo(f"{key + ':':9} {value}")
+    else:
+        _echo_lines(connection_lines(info))
 
 
 @cli.command()
@@ -414,15 +375,14 @@ def test_(state: State, name: str | None, group: str | None, su: str | None, tim
 @pass_state
 def groups(state: State, name: str | None, as_json: bool) -> None:
     """List the groups the profile's user can switch to (* = current)."""
-    from .report import groups as group_rows
+    from .render import group_rows
+    from .report import groups as groups_of
 
-    rows = _ask(state, name, group_rows)
+    rows = _ask(state, name, groups_of)
     if as_json:
         _echo_json(rows)
-        return
-    table = [("", "ID", "NAME", "PERMISSIONS")]
-    table += [("*" if r["current"] else "", str(r["id"]), r["name"], r["permissions"] or "") for r in rows]
-    _print_table(table)
+    else:
+        _echo_lines(group_rows(rows))
 
 
 # -- commands that change the user's file -------------------------------------------------------
@@ -447,19 +407,53 @@ def init(state: State) -> None:
     click.echo(f"Wrote {target} (mode 0600). Edit it, then: {PROG} list", err=True)
 
 
-def _cred_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
-    from .edit import SECRET_KEYS, parse_value
+def _read_secret(prompt: str, from_stdin: bool) -> str:
+    """A secret typed at a hidden prompt (twice), or one line of stdin; never a command-line argument."""
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise click.UsageError("--stdin: standard input gave an empty line")
+        return value
+    if not sys.stdin.isatty():
+        raise click.UsageError("no terminal to ask on; pipe the value in with --stdin")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True, err=True)
+
+
+def _refuse_secrets(source: str | None, keys: list[str], how: str) -> None:
+    from .plugins import get_registry
+
+    secret = sorted(get_registry().secret_keys(source, keys))
+    if secret:
+        raise click.UsageError(f"refusing to write a secret ({', '.join(secret)}) from the command line (it would "
+                               f"stay in your shell history); {how}")
+
+
+def _cred_pairs(pairs: tuple[str, ...], source: str | None) -> dict[str, Any]:
+    from .edit import parse_value
 
     result: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--cred")
-        if key in SECRET_KEYS:
-            raise click.BadParameter(f"refusing to take '{key}' from the command line (it would stay in your "
-                                     "shell history); use --ask-password", param_hint="--cred")
         result[key] = parse_value(key, raw)
+    _refuse_secrets(source, list(result), "use --ask KEY")
     return result
+
+
+def _tightened_notice(path: Any, before: int | None) -> None:
+    if before is not None and before & 0o077:
+        click.echo(f"note: {path} was readable by other users (mode {before:04o}); it now has mode "
+                   f"{before & 0o700:04o} because it holds a secret", err=True)
+
+
+def _mode(path: Any) -> int | None:
+    import stat
+
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
 
 
 @cli.command()
@@ -475,14 +469,17 @@ def _cred_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--description")
 @click.option("--source", help="Credential source: env, prompt, keyring, command, session, plain, ...")
 @click.option("--username", help="Username for the credential source.")
-@click.option("--cred", multiple=True, metavar="KEY=VALUE", help="Other credential keys (repeatable).")
-@click.option("--ask-password", is_flag=True, help="Prompt for a password and store it (source plain only).")
+@click.option("--cred", multiple=True, metavar="KEY=VALUE", help="Other credential keys (repeatable; not secrets).")
+@click.option("--ask", "ask_keys", multiple=True, metavar="KEY",
+              help="Prompt for this secret credential key and store it in the file (repeatable).")
+@click.option("--ask-password", is_flag=True, help="Same as --ask password.")
 @click.option("--make-default", is_flag=True, help="Also set `default = NAME` in the file.")
 @pass_state
 def add(state: State, name: str, host, port, secure, group, su, timeout, keepalive, extends, description,
-        source, username, cred, ask_password, make_default) -> None:
+        source, username, cred, ask_keys, ask_password, make_default) -> None:
     """Add a profile to your profiles file (comments and layout are kept)."""
     from .edit import add_profile, edit_user_file, parse_value
+    from .plugins import get_registry
 
     if not host and not extends:
         raise click.UsageError("give --host (or --extends PROFILE to inherit one)")
@@ -492,16 +489,21 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
                        ("su", su), ("timeout", timeout), ("keepalive", keepalive)):
         if value is not None:
             values[key] = value
-    credentials = _cred_pairs(cred)
+    credentials = _cred_pairs(cred, source)
     if source:
         credentials = {"source": source, **credentials}
     if username:
         credentials["username"] = username
-    if ask_password:
-        if credentials.get("source") != "plain":
-            raise click.UsageError("--ask-password stores the password in the file: use it with --source plain")
-        credentials["password"] = click.prompt("Password to store in the file", hide_input=True,
-                                               confirmation_prompt=True, err=True)
+    asked = list(dict.fromkeys([*ask_keys, *(["password"] if ask_password else [])]))
+    if asked:
+        if not source:
+            raise click.UsageError("--ask/--ask-password need --source")
+        not_secret = sorted(set(asked) - get_registry().secret_keys(source, asked))
+        if not_secret:
+            raise click.UsageError(f"source '{source}' keeps no secret in {', '.join(not_secret)}; "
+                                   "give other keys with --cred KEY=VALUE")
+        for key in asked:
+            credentials[key] = _read_secret(f"{key} to store in the file", from_stdin=False)
     if credentials:
         if "source" not in credentials:
             raise click.UsageError("credential keys need --source")
@@ -517,8 +519,11 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
         with_default["default"] = name
         return with_default.as_string()
 
-    edit_user_file(state.locations, change)
+    before = _mode(state.locations.user_file)
+    edit_user_file(state.locations, change, private=bool(asked))
     click.echo(f"Added profile '{name}' to {state.locations.user_file}", err=True)
+    if asked:
+        _tightened_notice(state.locations.user_file, before)
 
 
 def _require_in_user_file(state: State, name: str) -> None:
@@ -548,25 +553,60 @@ def remove(state: State, name: str) -> None:
     click.echo(f"Removed profile '{name}' from {state.locations.user_file}", err=True)
 
 
+def _source_of(state: State, name: str) -> str | None:
+    """The credential source profile ``name`` (or [defaults]) uses, as far as the files say."""
+    config = state.config()
+    table = (config.files[-1].data.get("defaults") if name == "defaults" else config.raw_table(name)) or {}
+    credentials = table.get("credentials") if isinstance(table, dict) else None
+    if isinstance(credentials, dict) and isinstance(credentials.get("source"), str):
+        return credentials["source"]
+    try:
+        return config.resolve(name).source if name != "defaults" else None
+    except ProfileError:
+        return None
+
+
 @cli.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name", shell_complete=_complete_profiles)
 @click.argument("key")
-@click.argument("value")
+@click.argument("value", required=False)
+@click.option("--ask", is_flag=True, help="Prompt for the value without echo (for secret keys).")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from one line of standard input.")
 @pass_state
-def set_(state: State, name: str, key: str, value: str) -> None:
+def set_(state: State, name: str, key: str, value: str | None, ask: bool, from_stdin: bool) -> None:
     """Set KEY (host, port, group, credentials.username, ...) in profile NAME ('defaults' for [defaults]).
 
     VALUE is read as TOML when it is a TOML literal (4064, true, -1, "quoted"), else as text.
+    A secret credential key (e.g. credentials.password) is never taken from the command line:
+    use --ask (hidden prompt) or --stdin.
     """
-    from .edit import SECRET_KEYS, edit_user_file, parse_value, set_key
+    from .edit import edit_user_file, parse_value, set_key
+    from .plugins import get_registry
 
     if name != "defaults":
         _require_in_user_file(state, name)
-    if key.startswith("credentials.") and key.split(".")[-1] in SECRET_KEYS:
-        raise click.UsageError(f"refusing to write a secret from the command line (it would stay in your shell "
-                               f"history); use '{PROG} add --ask-password' or edit the file")
-    edit_user_file(state.locations, set_key(name, key, parse_value(key.split(".")[-1], value)))
+    if (value is not None) + ask + from_stdin != 1:
+        raise click.UsageError("give exactly one of VALUE, --ask or --stdin")
+    prompted = value is None
+    if prompted:
+        value = _read_secret(f"value of {key}", from_stdin)
+        parsed: Any = value
+    else:
+        parsed = parse_value(key.split(".")[-1], value)
+    source = _source_of(state, name)
+    if key == "credentials" and isinstance(parsed, dict):
+        source = parsed.get("source") if isinstance(parsed.get("source"), str) else None
+        if not prompted:
+            _refuse_secrets(source, list(parsed), "set the other keys, then the secret with --ask")
+    elif key.startswith("credentials.") and not prompted:
+        _refuse_secrets(source, [key.split(".", 1)[1]], "use --ask or --stdin")
+    holds_secret = prompted and key.startswith("credentials.") and bool(
+        get_registry().secret_keys(source, [key.split(".", 1)[1]]))
+    before = _mode(state.locations.user_file)
+    edit_user_file(state.locations, set_key(name, key, parsed), private=holds_secret)
     click.echo(f"Set {key} in '{name}'", err=True)
+    if holds_secret:
+        _tightened_notice(state.locations.user_file, before)
 
 
 @cli.command()

@@ -1,61 +1,48 @@
-"""Profile -> connected, correctly grouped BlitzGateway (``ProfileGateway``).
+"""Profile -> connected, correctly grouped BlitzGateway (``ProfileGateway``): the orchestration.
 
-We create the ``omero.client`` session ourselves rather than calling ``BlitzGateway.connect()``:
-that way a rejected password is tried once (not retried), every failure keeps its real cause
-(connect() returns a bare False), the profile ``timeout`` bounds the whole connect, and a login
-group the user is not in becomes an error instead of a silent fall-back to the default group.
+Fetch the credentials (outside the clock: a person may be typing), then open the session the
+profile describes (login, join or su) within ``profile.timeout``, then wrap it in a gateway.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from .classify import classify, no_answer, where
+from .classify import no_answer
 from .credentials.base import Credentials
-from .deadline import DeadlineExceeded, run_bounded, track
-from .errors import AccessDenied, CredentialError, ProfileError
+from .deadline import DeadlineExceeded, run_bounded
+from .errors import CredentialError, ProfileError
+from .gateway import ProfileGateway
+from .login import Session, dispose, session_for
 from .model import Profile
 from .plugins import get_registry
+from .resolve import UnavailableSource
+from .su import become
 
-log = logging.getLogger(__name__)
-AGENT = "omero-profiles"
-CONNECT_ATTEMPTS = 3
-"""omero.client.createSession tries a timed-out connect this many times; the timeout is shared out."""
-CLOSE_TIMEOUT_MS = 400
-"""How long closing a connection may wait for a server that stopped answering."""
-
-
-@dataclass
-class Session:
-    """An open OMERO session and how it was opened."""
-
-    client: Any
-    joined: bool
-    """True when an existing session was joined by key: closing then only detaches."""
-    call_group: int | None = None
-    """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
-    su_by: str | None = None
-    """The administrator who opened this session for the su target."""
-
+PROG = "omero-profile"
 
 def fetch_credentials(profile: Profile) -> Credentials:
-    """Ask the profile's credential source; every failure becomes CredentialError (exit 4)."""
-    registry = get_registry()
+    """Ask the profile's credential source; every failure becomes CredentialError (exit 4).
+
+    The source comes from the registry that validated the profile, not from whatever registry
+    is global now. A plugin's own exception is reported by type only and not chained: its text
+    (and so a traceback shown with --debug) could hold a secret.
+    """
+    registry = profile.registry or get_registry()
     source = registry.source(profile.source)
-    if source is None:
-        reason = registry.disabled_reason(profile.source)
+    if source is None or isinstance(profile.credentials, UnavailableSource):
+        reason = getattr(profile.credentials, "reason", "") or registry.unavailable_reason(profile.source)
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' is not available"
-                              + (f" ({reason})" if reason else ""))
+                              + (f" ({reason})" if reason else ""),
+                              hint=f"run '{PROG} plugins' to see which plugins loaded and why not")
     try:
         credentials = source.fetch(profile, profile.credentials)
     except ProfileError:
         raise
     except Exception as exc:  # a plugin's own failure: name it, without its text (could hold secrets)
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' failed "
-                              f"({type(exc).__name__})") from exc
+                              f"({type(exc).__name__})") from None
     if not isinstance(credentials, Credentials):
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' returned "
                               f"{type(credentials).__name__}, not Credentials")
@@ -64,8 +51,6 @@ def fetch_credentials(profile: Profile) -> Credentials:
 
 def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
     """Connect as the profile says; returns a ``ProfileGateway``. Raises a ProfileError subclass."""
-    from .gateway import ProfileGateway
-
     started = time.monotonic()
     session = establish(profile)
     elapsed_ms = (time.monotonic() - started) * 1000
@@ -73,7 +58,7 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
         return ProfileGateway(session, profile=profile, elapsed_ms=elapsed_ms,
                               reopen=(lambda: establish(profile)) if reconnect else None)
     except BaseException:
-        _dispose(session.client, kill=not session.joined)
+        dispose(session.client, kill=not session.joined)
         raise
 
 
@@ -87,13 +72,11 @@ def establish(profile: Profile) -> Session:
 
     def open_session() -> Session:
         if profile.su:
-            from .su import become
-
             return become(profile, credentials)
         return session_for(profile, credentials, group=profile.group)
 
     def discard(late: Session) -> None:
-        _dispose(late.client, kill=not late.joined)
+        dispose(late.client, kill=not late.joined)
 
     try:
         return run_bounded(profile.timeout, open_session, discard)
@@ -101,177 +84,3 @@ def establish(profile: Profile) -> Session:
         raise no_answer(profile, user=credentials.username, timeout=profile.timeout) from None
 
 
-def new_client(profile: Profile) -> Any:
-    """An ``omero.client`` for the profile's router with the connect timeout applied."""
-    import omero
-    import omero.clients  # noqa: F401
-
-    per_attempt_ms = max(200, int(profile.timeout * 1000 / CONNECT_ATTEMPTS))
-    props = {
-        "Ice.Override.ConnectTimeout": str(per_attempt_ms),
-        # closing a connection to a server that stopped answering must not wait forever either
-        "Ice.Override.CloseTimeout": str(min(per_attempt_ms, CLOSE_TIMEOUT_MS)),
-        "omero.keep_alive": "0",
-    }
-    host = profile.host if profile.address.transport else profile.hostname
-    try:
-        client = omero.client(host=host, port=profile.port, pmap=props)
-    except Exception as exc:
-        raise classify(exc, profile, user=None, timeout=profile.timeout) or exc from exc
-    client.setAgent(AGENT)
-    track(client.getCommunicator())  # taken now: omero.client's own lock is held during a login
-    return client
-
-
-def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None) -> Session:
-    """Log in (or join), switch to plain TCP if not secure, apply and verify the group."""
-    joined = credentials.session_key is not None
-    login_group = group if isinstance(group, str) and not joined else None
-    client = new_client(profile)
-    try:
-        _start_session(client, profile, credentials, login_group)
-        call_group = _apply_group(client, profile, credentials, group, joined)
-        client = _maybe_insecure(client, profile)
-        if profile.keepalive > 0:
-            client.enableKeepAlive(profile.keepalive)
-        return Session(client, joined, call_group)
-    except BaseException as exc:
-        _dispose(client, kill=not joined and not _timed_out(exc))  # bounded by the close timeout
-        if isinstance(exc, ProfileError | KeyboardInterrupt):
-            raise
-        if login_group is not None and _is_create_session_refusal(exc):
-            raise _not_member_after_login(profile, credentials, login_group) from None
-        mapped = classify(exc, profile, user=credentials.username, timeout=profile.timeout, joining=joined)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
-
-def _start_session(client: Any, profile: Profile, credentials: Credentials, login_group: str | None) -> None:
-    if credentials.session_key is not None:
-        sf = client.joinSession(credentials.session_key.get_secret_value())
-        sf.detachOnDestroy()
-        return
-    assert credentials.username is not None and credentials.password is not None
-    context = client.getImplicitContext()
-    if login_group is not None:
-        context.put("omero.group", login_group)
-    try:
-        sf = client.createSession(credentials.username, credentials.password.get_secret_value())
-    finally:
-        if login_group is not None:
-            context.remove("omero.group")
-    sf.detachOnDestroy()
-
-
-def _apply_group(client: Any, profile: Profile, credentials: Credentials, group: int | str | None,
-                 joined: bool) -> int | None:
-    """Make the session's group the requested one, or raise AccessDenied. Returns a per-call group."""
-    import omero
-    import omero.model
-
-    if group is None:
-        return None
-    admin = client.getSession().getAdminService()
-    user = credentials.username
-    try:
-        ec = admin.getEventContext()
-    except omero.SecurityViolation:
-        # What OMERO does for a login group the user is not in (BlitzGateway would silently
-        # fall back to the default group here). Log in once more, without it, to name the groups.
-        raise _not_member_after_login(profile, credentials, group) from None
-    user = ec.userName
-    if group == -1:
-        return -1
-    if isinstance(group, str):
-        if ec.groupName == group and not joined:
-            return None
-        try:
-            group_id = admin.lookupGroup(group).getId().val
-        except (omero.ApiUsageException, omero.ValidationException, omero.SecurityViolation):
-            raise AccessDenied(f"{where(profile)}: group '{group}' does not exist") from None
-    else:
-        group_id = group
-    if group_id not in ec.memberOfGroups and not ec.isAdmin:
-        raise _not_member(profile, user, group, admin=admin, member_of=list(ec.memberOfGroups))
-    if joined:
-        return group_id  # never change the group of a session someone else may share
-    if ec.groupId != group_id:
-        client.getSession().setSecurityContext(omero.model.ExperimenterGroupI(group_id, False))
-        if admin.getEventContext().groupId != group_id:
-            raise _not_member(profile, user, group, admin=admin, member_of=list(ec.memberOfGroups))
-    return None
-
-
-def _not_member(profile: Profile, user: str | None, group: int | str, *, admin: Any = None,
-                member_of: list[int] | None = None) -> AccessDenied:
-    names = _group_names(admin, member_of) if admin is not None and member_of is not None else None
-    have = f"; '{user}' is a member of: {', '.join(names)}" if names else ""
-    shown = f"'{group}'" if isinstance(group, str) else f"id {group}"
-    return AccessDenied(f"{where(profile)}: user '{user}' is not a member of group {shown}, or it does not "
-                        f"exist{have}")
-
-
-def _timed_out(exc: BaseException) -> bool:
-    import Ice
-    import omero
-
-    return isinstance(exc, Ice.TimeoutException) or (
-        isinstance(exc, omero.ClientError) and "null object prox" in str(exc))
-
-
-def _is_create_session_refusal(exc: BaseException) -> bool:
-    import omero
-    import omero.clients  # noqa: F401
-
-    return isinstance(exc, omero.WrappedCreateSessionException)
-
-
-def _not_member_after_login(profile: Profile, credentials: Credentials, group: int | str) -> AccessDenied:
-    client = new_client(profile)
-    try:
-        _start_session(client, profile, credentials, None)
-        admin = client.getSession().getAdminService()
-        ec = admin.getEventContext()
-        return _not_member(profile, ec.userName, group, admin=admin, member_of=list(ec.memberOfGroups))
-    except Exception:  # noqa: BLE001 - the message is still right without the list
-        return _not_member(profile, credentials.username, group)
-    finally:
-        _dispose(client, kill=True)
-
-
-def _group_names(admin: Any, ids: list[int]) -> list[str]:
-    names = []
-    for gid in ids:
-        try:
-            name = admin.getGroup(gid).getName().val
-        except Exception:  # noqa: BLE001 - best effort, for a message
-            continue
-        if name not in ("user",):
-            names.append(name)
-    return names
-
-
-def _maybe_insecure(client: Any, profile: Profile) -> Any:
-    """secure = false: re-join the session over the server's plain-TCP router (omero.router.insecure)."""
-    if profile.secure or profile.transport in ("ws", "wss", "tcp"):
-        return client  # ws/wss cannot switch (there is no TCP router behind the websocket)
-    insecure = client.createClient(secure=False)
-    insecure.getSession().detachOnDestroy()
-    client.__del__()
-    return insecure
-
-
-def _dispose(client: Any, *, kill: bool) -> None:
-    """Best-effort cleanup of a half-made connection: kill our own session, detach from joined ones."""
-    try:
-        if kill:
-            try:
-                client.getSession()
-            except Exception:  # noqa: BLE001 - no session: nothing to kill
-                pass
-            else:
-                client.killSession()
-        client.__del__()
-    except Exception:  # noqa: BLE001
-        log.debug("cleanup after a failed connect raised", exc_info=True)

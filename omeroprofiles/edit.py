@@ -32,10 +32,6 @@ from .writing import atomic_write, locked
 STRING_KEYS = {"host", "su", "description", "extends"}
 """Keys whose value is always text, so ``set prod su 1234`` stores the string '1234'."""
 
-SECRET_KEYS = frozenset(files_mod.SECRET_CREDENTIAL_KEYS)
-"""Credential keys that hold a secret: never set from a command line."""
-
-
 Change = Callable[[tomlkit.TOMLDocument], str]
 """An edit: changes the parsed document and returns the file's new text."""
 
@@ -46,8 +42,11 @@ def _config_for(locations: Locations, user: files_mod.ProfilesFile, registry: Re
 
 
 def edit_user_file(locations: Locations, change: Change, *,
-                   registry: Registry | None = None) -> str:
-    """Apply ``change`` to the user's file; returns the new text. Raises ConfigError, writes nothing, on error."""
+                   registry: Registry | None = None, private: bool = False) -> str:
+    """Apply ``change`` to the user's file; returns the new text. Raises ConfigError, writes nothing, on error.
+
+    ``private``: the change writes a secret, so the file loses every group/other permission bit.
+    """
     path = locations.user_file
     with locked(path):
         old_text, unreadable = files_mod.read_text(path)
@@ -66,7 +65,7 @@ def edit_user_file(locations: Locations, change: Change, *,
         new_problems = [p for p in _config_for(locations, after, registry).problems() if p not in old_problems]
         if new_problems:
             raise ConfigError(new_problems, hint=f"nothing was written to {path}")
-        atomic_write(path, new_text)
+        atomic_write(path, new_text, private=private)
         return new_text
 
 
@@ -265,9 +264,6 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Chang
     if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(parts):
         raise ConfigError(f"cannot set '{dotted}': use a profile key (host, port, ...) or credentials.KEY")
     if isinstance(value, Mapping):
-        if SECRET_KEYS & set(value):  # the CLI refuses credentials.password; a whole table must not slip past
-            raise ConfigError(f"refusing to write a secret ({', '.join(sorted(SECRET_KEYS & set(value)))}) "
-                              "from the command line; use 'omero-profile add --ask-password' or edit the file")
         value = _inline(value)  # a table value stays on its line, written like the docs write it
 
     def change(doc: tomlkit.TOMLDocument) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import Problem
+from .text import did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,8 +48,6 @@ def _syntax_problem(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Prob
     column = getattr(exc, "colno", None)
     message = getattr(exc, "msg", None) or str(exc)
     if line is None:  # older tomllib: "... (at line 3, column 5)"
-        import re
-
         found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         if found:
             line, column = int(found.group(1)), int(found.group(2))
@@ -105,8 +108,10 @@ def _check_top_level(pf: ProfilesFile) -> None:
     data = pf.data
     for key in list(data):
         if key not in TOP_LEVEL_KEYS:
-            hint = _did_you_mean(key, TOP_LEVEL_KEYS)
-            if key in _PROFILE_LIKE_KEYS:
+            from .model import PROFILE_KEYS  # only for this message: reading a file needs no pydantic
+
+            hint = did_you_mean(key, TOP_LEVEL_KEYS)
+            if key in PROFILE_KEYS:
                 hint = " (profile settings belong in a [profiles.NAME] table)"
             pf.problems.append(Problem(label, f"unknown top-level key{hint}", key=key))
             del data[key]
@@ -127,31 +132,32 @@ def _check_top_level(pf: ProfilesFile) -> None:
                 del data["profiles"][name]
 
 
-_PROFILE_LIKE_KEYS = ("host", "port", "secure", "group", "su", "timeout", "keepalive", "credentials", "extends")
+SecretKeys = Callable[[str | None, Iterable[str]], frozenset[str]]
+"""``secret_keys(source, keys)``: which of a credentials table's keys hold a secret (the registry knows)."""
 
 
-def _did_you_mean(word: str, choices) -> str:
-    import difflib
+def secret_holders(pf: ProfilesFile, secret_keys: SecretKeys) -> list[str]:
+    """Tables of ``pf`` whose credentials hold a secret."""
+    tables = dict(pf.profiles)
+    if isinstance(pf.data.get("defaults"), dict):
+        tables = {"[defaults]": pf.data["defaults"], **tables}
+    holders = []
+    for name, table in tables.items():
+        credentials = table.get("credentials")
+        if isinstance(credentials, dict):
+            source = credentials.get("source")
+            if secret_keys(source if isinstance(source, str) else None, credentials):
+                holders.append(name)
+    return holders
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
+def exposed_secrets_warning(pf: ProfilesFile, secret_keys: SecretKeys) -> str | None:
+    """A warning if the file holds a secret and others can read it; else None.
 
-SECRET_CREDENTIAL_KEYS = ("password", "key")
-"""Credential keys that hold a secret (plain's password, session's key)."""
-
-
-def exposed_secrets_warning(pf: ProfilesFile) -> str | None:
-    """A warning if the file holds a password or session key and others can read it; else None.
-
-    Only files that really contain a secret are checked, so the warning is never noise.
+    Only files that really contain a secret are checked, so the warning is never noise. What is
+    a secret is the source's business: ``secret_keys`` (the registry's answer) says.
     """
-    import os
-    import stat
-
-    holders = [name for name, table in pf.profiles.items()
-               if isinstance(table.get("credentials"), dict)
-               and any(k in table["credentials"] for k in SECRET_CREDENTIAL_KEYS)]
+    holders = secret_holders(pf, secret_keys)
     if not holders or os.name != "posix":
         return None
     try:

@@ -15,7 +15,7 @@ import Ice
 import omero
 from omero.gateway import BlitzGateway, NoProxies, ProxyObjectWrapper
 
-from .connection import Session
+from .login import Session
 from .model import Profile
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,14 @@ class _ReconnectingProxy(ProxyObjectWrapper):
 
 
 class ProfileGateway(BlitzGateway):
-    """A connected gateway opened from a profile."""
+    """A connected gateway opened from a profile.
+
+    Beyond BlitzGateway: ``profile`` (the resolved Profile), ``joined`` (True when an existing
+    session was joined by key: ``close()`` then only detaches), ``call_group`` (group id applied
+    per call through SERVICE_OPTS: -1 for all groups, or the group of a joined session), ``su``
+    and ``su_by`` (the target and the administrator who opened the session for it),
+    ``connect_elapsed_ms`` and ``reconnects``.
+    """
 
     def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float,
                  reopen: Callable[[], Session] | None = None) -> None:
@@ -77,9 +84,7 @@ class ProfileGateway(BlitzGateway):
 
     def _take(self, session: Session) -> None:
         self.joined = session.joined
-        """True when we joined an existing session (session key): close() then only detaches."""
         self.call_group = session.call_group
-        """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
         self.su_by = session.su_by
 
     def _apply_call_group(self) -> None:
@@ -98,10 +103,6 @@ class ProfileGateway(BlitzGateway):
         super().close(hard=hard)
 
     # -- re-opening after session expiry ------------------------------------------------------
-    @property
-    def can_reconnect(self) -> bool:
-        return self._reopen is not None
-
     def reconnect(self) -> None:
         """Open a fresh session from the profile (credentials fetched again) and switch to it."""
         if self._reopen is None:

@@ -23,6 +23,8 @@ class Locations:
     user_file_reason: str
     """'--config', '$OMERO_PROFILES_FILE' or 'default'."""
     site_file: Path
+    site_file_reason: str
+    """'$OMERO_PROFILES_SYSTEM_FILE' or 'default'."""
     state_file: Path
 
     @property
@@ -46,10 +48,14 @@ def locate(config: str | os.PathLike[str] | None = None) -> Locations:
         user, reason = Path(os.environ[USER_FILE_ENV]), f"${USER_FILE_ENV}"
     else:
         user, reason = user_config_dir() / "profiles.toml", "default"
-    site = Path(os.environ[SITE_FILE_ENV]) if os.environ.get(SITE_FILE_ENV) else DEFAULT_SITE_FILE
+    if os.environ.get(SITE_FILE_ENV):
+        site, site_reason = Path(os.environ[SITE_FILE_ENV]), f"${SITE_FILE_ENV}"
+    else:
+        site, site_reason = DEFAULT_SITE_FILE, "default"
     return Locations(
         user_file=user.expanduser(),
         user_file_reason=reason,
         site_file=site.expanduser(),
+        site_file_reason=site_reason,
         state_file=user_state_dir() / "state.toml",
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -174,6 +175,36 @@ PROFILE_KEYS = tuple(ProfileTable.model_fields)
 DEFAULTS_KEYS = tuple(k for k in PROFILE_KEYS if k not in ("extends", "description"))
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a resolved value came from: a file's table, a built-in default, or an override."""
+
+    kind: Literal["file", "builtin", "override"]
+    file: str | None = None
+    table: str | None = None
+    """``defaults`` or ``profiles.NAME``."""
+    via_extends: bool = False
+    detail: str | None = None
+    """A note on how the value was derived, e.g. the port of a host URL."""
+
+    def __str__(self) -> str:
+        if self.kind == "builtin":
+            text = "built-in default"
+        elif self.kind == "override":
+            text = "override"
+        else:
+            text = f"{self.file} [{self.table}]" + (" via extends" if self.via_extends else "")
+        return f"{text} ({self.detail})" if self.detail else text
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.file, "table": self.table, "via_extends": self.via_extends,
+                "detail": self.detail, "text": str(self)}
+
+
+BUILTIN = Origin("builtin")
+OVERRIDE = Origin("override")
+
+
 class Profile(BaseModel):
     """A resolved profile: defaults and ``extends`` applied, credentials validated by their source.
 
@@ -195,13 +226,19 @@ class Profile(BaseModel):
     credentials: Any
     """The credential source's own config model instance (has at least ``source``)."""
 
-    _origin: dict[str, str] = PrivateAttr(default_factory=dict)
+    _origin: dict[str, Origin] = PrivateAttr(default_factory=dict)
     _file: str | None = PrivateAttr(default=None)
+    _registry: Any = PrivateAttr(default=None)
 
     @property
-    def origin(self) -> dict[str, str]:
+    def origin(self) -> dict[str, Origin]:
         """Where each key's value came from (file and table, defaults, extends, built-in, override)."""
         return dict(self._origin)
+
+    @property
+    def registry(self) -> Any:
+        """The plugin registry that validated ``credentials`` (and so must fetch them); None if unknown."""
+        return self._registry
 
     @property
     def file(self) -> str | None:
@@ -226,10 +263,14 @@ class Profile(BaseModel):
         return str(self.credentials.source)
 
     def display_address(self) -> str:
+        """``host:port`` (``[v6]:port`` for IPv6), as people write it."""
         host = self.hostname
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{host}:{self.port}"
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """``transport://host:port[/path]``: where the first connection goes, in one string."""
+        return f"{self.transport}://{self.display_address()}{self.address.path}"
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready dict of the profile's keys, every secret shown as '**********'."""

@@ -2,33 +2,44 @@
 
 Problems in one profile only fail that profile (and profiles that extend it); problems in a
 file's shape (syntax, top level) fail every profile, because we cannot tell what was meant.
+
+Resolution is linear in the number of profiles, however deep ``extends`` chains are: each
+table's merged values (it and its ancestors) are computed once and shared by its children.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from . import files as files_mod
+from .credentials.base import SourceConfig
 from .errors import ConfigError, Problem, ProfileError, ProfileNotFound
 from .locations import Locations, locate
 from .model import (
+    BUILTIN,
     BUILTIN_DEFAULTS,
     DEFAULTS_KEYS,
     NAME_PATTERN,
+    OVERRIDE,
     URL_SCHEMES,
+    Origin,
     Profile,
     ProfileTable,
     parse_host,
 )
 from .plugins import Registry, get_registry
+from .text import did_you_mean
 
-BUILTIN = "built-in default"
-OVERRIDE = "override"
+_NAME = re.compile(NAME_PATTERN)
+_OVERRIDE_RANK = 1 << 30
+"""Layers are ranked: built-ins 0, site [defaults] 1, user [defaults] 2, extends ancestors from 3
+(the farthest lowest), the profile's own table above them, overrides above everything."""
 
 
 @dataclass
@@ -37,9 +48,46 @@ class _Entry:
     file: files_mod.ProfilesFile
     table: dict[str, Any]
 
-    @property
-    def where(self) -> str:
-        return f"{self.file.label} [profiles.{self.name}]"
+    def origin(self, via_extends: bool) -> Origin:
+        return Origin("file", self.file.label, f"profiles.{self.name}", via_extends)
+
+
+@dataclass
+class _Layer:
+    """A table merged over its ancestors (not yet over [defaults]): values, origins and ranks."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, tuple[_Entry, int]] = field(default_factory=dict)
+    """key -> (the entry that set it, its rank)."""
+    problems: list[Problem] = field(default_factory=list)
+    """This table's own problems, and a cycle or unknown parent found from it."""
+    parent: _Layer | None = None
+    failed: bool = False
+    """This table or an ancestor has a problem: the profile cannot be used."""
+
+    def all_problems(self) -> list[Problem]:
+        """This layer's problems and every ancestor's (a walk up the chain, not a copy per level)."""
+        found, layer, seen = [], self, set()
+        while layer is not None and id(layer) not in seen:
+            seen.add(id(layer))
+            found.extend(layer.problems)
+            layer = layer.parent
+        return _unique(found)
+
+
+class UnavailableSource(SourceConfig):
+    """The credentials table of a profile whose source's plugin is not loaded (broken or excluded).
+
+    The profile resolves (other profiles are unaffected), but connecting fails with exit 4
+    naming the plugin. Which keys hold secrets is unknown, so every value but ``source`` is masked.
+    """
+
+    model_config = SourceConfig.model_config | {"extra": "allow", "strict": False}
+    reason: str = ""
+
+    @classmethod
+    def masked(cls, table: Mapping[str, Any], reason: str) -> UnavailableSource:
+        return cls(source=table["source"], reason=reason, **{k: "**********" for k in table if k != "source"})
 
 
 class Config:
@@ -52,12 +100,15 @@ class Config:
         self.registry = registry or get_registry()
         self.file_problems: list[Problem] = [p for f in pfiles for p in f.problems]
         self._entries: dict[str, _Entry] = {}
-        self._defaults: dict[str, tuple[Any, str]] = {}
+        self._defaults: dict[str, tuple[Any, Origin, int]] = {}
         self.default_name: str | None = None
-        self.default_origin: str | None = None
+        self.default_file: str | None = None
+        """The file whose top-level ``default`` chose ``default_name``."""
+        self._layers: dict[str, _Layer] = {}
+        self._own_problems: dict[str, list[Problem]] = {}
         self._resolved: dict[str, Profile | list[Problem]] = {}
-        for pf in pfiles:  # site first, so the user's same-named profile replaces it
-            self._take(pf)
+        for rank, pf in enumerate(pfiles, start=1):  # site first, so the user's same-named profile replaces it
+            self._take(pf, rank)
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
@@ -65,31 +116,29 @@ class Config:
              locations: Locations | None = None) -> Config:
         locations = locations or locate(config)
         pfiles = [files_mod.read(locations.site_file, "site"), files_mod.read(locations.user_file, "user")]
-        if locations.explicit_user_file and not pfiles[1].exists:
+        if locations.explicit_user_file and not pfiles[1].exists and not pfiles[1].problems:
             pfiles[1].problems.append(Problem(str(locations.user_file), "file not found (given with --config)"))
         return cls(locations, pfiles, registry)
 
-    def _take(self, pf: files_mod.ProfilesFile) -> None:
-        import re
-
+    def _take(self, pf: files_mod.ProfilesFile, rank: int) -> None:
         data = pf.data
         if isinstance(data.get("default"), str):
             self.default_name = data["default"]
-            self.default_origin = f"{pf.label}: default"
+            self.default_file = pf.label
         defaults = data.get("defaults")
         if isinstance(defaults, dict):
             for key, value in defaults.items():
                 if key not in DEFAULTS_KEYS:
                     hint = " (not allowed in [defaults])" if key in ("extends", "description") else \
-                        _did_you_mean(key, DEFAULTS_KEYS)
+                        did_you_mean(key, DEFAULTS_KEYS)
                     self.file_problems.append(Problem(pf.label, f"unknown key{hint}", key=f"defaults.{key}"))
                     continue
                 problems = _table_problems({key: value}, pf.label, None, prefix="defaults.")
                 self.file_problems.extend(problems)
                 if not problems:  # a bad default is reported once, here, and never reaches a Profile
-                    self._defaults[key] = (value, f"{pf.label} [defaults]")
+                    self._defaults[key] = (value, Origin("file", pf.label, "defaults"), rank)
         for name, table in pf.profiles.items():
-            if not re.match(NAME_PATTERN, name):
+            if not _NAME.match(name):
                 self.file_problems.append(Problem(
                     pf.label, "invalid profile name: use letters, digits, '.', '_' or '-' "
                     "(starting with a letter or digit, at most 64 characters)", profile=name))
@@ -127,106 +176,147 @@ class Config:
             " No profiles are defined yet (omero-profile init, or omero-profile add NAME --host HOST)."
         return ProfileNotFound(message)
 
+    def default_problem(self) -> Problem | None:
+        """A problem if the top-level ``default`` names a profile that is not defined."""
+        if self.default_name is None or self.default_name in self._entries:
+            return None
+        return Problem(self.default_file or "", f"names profile '{self.default_name}', which is not defined"
+                       + did_you_mean(self.default_name, self.names()), key="default")
+
     def resolve(self, name: str, overrides: Mapping[str, Any] | None = None) -> Profile:
         """The validated profile ``name`` with ``overrides`` applied; raises on any problem."""
         if self.file_problems:
             raise ConfigError(_unique(self.file_problems))
         if name not in self._entries:
             raise self.not_found(name)
-        if not overrides:
-            cached = self._resolved.get(name)
-            if cached is None:
-                cached = self._build(name, None)
-                self._resolved[name] = cached
+        if overrides:
+            result = self._build(name, overrides)
         else:
-            cached = self._build(name, overrides)
-        if isinstance(cached, list):
-            raise ConfigError(cached)
-        return cached
+            result = self._resolved.get(name)
+            if result is None:
+                result = self._resolved[name] = self._build(name, None)
+        if isinstance(result, list):
+            raise ConfigError(result)
+        return result
 
     def problems(self) -> list[Problem]:
         """Every problem in every file and profile, each once, in file order."""
         found = list(self.file_problems)
-        if self.default_name is not None and self.default_name not in self._entries:
-            label = (self.default_origin or "").split(": ")[0]
-            found.append(Problem(label, f"names profile '{self.default_name}', which is not defined"
-                                 + _did_you_mean(self.default_name, self.names()), key="default"))
+        default = self.default_problem()
+        if default is not None:
+            found.append(default)
+        for name in self._entries:
+            layer = self._layer(name)
+            found.extend(self._own(name))  # each table's problems once, not once per descendant
+            found.extend(layer.problems)
+            if not layer.failed:
+                result = self._resolved.get(name) or self._build(name, None)
+                self._resolved[name] = result
+                if isinstance(result, list):
+                    found.extend(result)
+        return _unique(found)
+
+    def unavailable(self) -> dict[str, str]:
+        """Profiles whose credential source's plugin is not loaded: name -> why."""
+        out = {}
         for name in self._entries:
             result = self._resolved.get(name) or self._build(name, None)
             self._resolved[name] = result
-            if isinstance(result, list):
-                found.extend(result)
-        return _unique(found)
-
-    def valid_profiles(self) -> Iterable[Profile]:
-        for name in self._entries:
-            try:
-                yield self.resolve(name)
-            except ConfigError:
-                continue
+            if isinstance(result, Profile) and isinstance(result.credentials, UnavailableSource):
+                out[name] = result.credentials.reason
+        return out
 
     # -- resolution ---------------------------------------------------------------------------
-    def _chain(self, name: str) -> tuple[list[_Entry], list[Problem]]:
-        """The profile and its ancestors, child first; problems for cycles / unknown parents."""
-        chain: list[_Entry] = []
-        seen: list[str] = []
+    def _own(self, name: str) -> list[Problem]:
+        found = self._own_problems.get(name)
+        if found is None:
+            entry = self._entries[name]
+            found = self._own_problems[name] = _table_problems(entry.table, entry.file.label, name)
+        return found
+
+    def _layer(self, name: str) -> _Layer:
+        """The merged layer of ``name``; walks up only to the first ancestor already merged."""
+        if name in self._layers:
+            return self._layers[name]
+        path: list[str] = []
+        on_path: dict[str, int] = {}
         current: str | None = name
+        base: _Layer | None = None
+        unknown_parent: list[Problem] = []
         while current is not None:
-            if current in seen:
-                cycle = " -> ".join([*seen[seen.index(current):], current])
-                first = self._entries[name]
-                return chain, [Problem(first.file.label, f"extends cycle: {cycle}", profile=name, key="extends")]
+            if current in self._layers:
+                base = self._layers[current]
+                break
+            if current in on_path:  # a cycle: every member fails, naming the cycle from itself
+                cycle = path[on_path[current]:]
+                for i, member in enumerate(cycle):
+                    loop = " -> ".join([*cycle[i:], *cycle[:i], member])
+                    entry = self._entries[member]
+                    self._layers[member] = _Layer(problems=[*self._own(member), Problem(
+                        entry.file.label, f"extends cycle: {loop}", profile=member, key="extends")], failed=True)
+                path = path[:on_path[current]]
+                base = self._layers[current]
+                break
             entry = self._entries.get(current)
             if entry is None:
-                child = chain[-1]
-                msg = f"extends unknown profile '{current}'" + _did_you_mean(current, self.names())
-                return chain, [Problem(child.file.label, msg, profile=child.name, key="extends")]
-            seen.append(current)
-            chain.append(entry)
+                child = self._entries[path[-1]]
+                message = f"extends unknown profile '{current}'" + did_you_mean(current, self.names())
+                unknown_parent.append(Problem(child.file.label, message, profile=child.name, key="extends"))
+                break
+            on_path[current] = len(path)
+            path.append(current)
             parent = entry.table.get("extends")
             current = parent if isinstance(parent, str) else None
-        return chain, []
+        if base is None:
+            base = _Layer()
+        for member in reversed(path):  # from the farthest ancestor down to ``name``
+            extra = unknown_parent if member == path[-1] else []
+            base = self._layers[member] = self._merge(member, base, extra)
+        return self._layers[name]
+
+    def _merge(self, name: str, parent: _Layer, extra: list[Problem]) -> _Layer:
+        entry = self._entries[name]
+        problems = [*self._own(name), *extra]
+        if parent.failed or problems:
+            return _Layer(problems=problems, parent=parent, failed=True)
+        depth = 1 + max((rank for _, rank in parent.origin.values()), default=2)
+        layer = _Layer(dict(parent.values), dict(parent.origin))
+        for key, value in entry.table.items():
+            if key != "extends":
+                layer.values[key] = value
+                layer.origin[key] = (entry, depth)
+        return layer
 
     def _build(self, name: str, overrides: Mapping[str, Any] | None) -> Profile | list[Problem]:
-        chain, problems = self._chain(name)
-        for entry in chain:
-            problems.extend(_table_problems(entry.table, entry.file.label, entry.name))
+        layer = self._layer(name)
+        if layer.failed:
+            return layer.all_problems()
         if overrides:
-            problems.extend(_table_problems(dict(overrides), "override", name))
-        if problems:
-            return _unique(problems)
-
-        values: dict[str, Any] = {}
-        origin: dict[str, str] = {}
-        for key, value in BUILTIN_DEFAULTS.items():
-            values[key], origin[key] = value, BUILTIN
-        for key, (value, where) in self._defaults.items():
-            values[key], origin[key] = value, where
-        own = chain[0]
-        for entry in reversed(chain):
-            via = "" if entry is own else " via extends"
-            for key, value in entry.table.items():
-                if key == "extends" or (key == "description" and entry is not own):
-                    continue
-                values[key], origin[key] = value, entry.where + via
+            problems = _table_problems(dict(overrides), "override", name)
+            if problems:
+                return problems
+        own = self._entries[name]
+        values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
+        origin: dict[str, Origin] = dict.fromkeys(BUILTIN_DEFAULTS, BUILTIN)
+        rank: dict[str, int] = dict.fromkeys(BUILTIN_DEFAULTS, 0)
+        for key, (value, where, level) in self._defaults.items():
+            values[key], origin[key], rank[key] = value, where, level
+        for key, value in layer.values.items():
+            entry, level = layer.origin[key]
+            if key == "description" and entry is not own:
+                continue  # a description describes one profile; it is not inherited
+            values[key], origin[key], rank[key] = value, entry.origin(entry is not own), level
         for key, value in (overrides or {}).items():
             if value is not None:
-                values[key], origin[key] = value, OVERRIDE
+                values[key], origin[key], rank[key] = value, OVERRIDE, _OVERRIDE_RANK
 
-        where = own.file.label
+        label = own.file.label
         if "host" not in values:
-            return [Problem(where, "required key is missing (set it here, in a profile this one "
+            return [Problem(label, "required key is missing (set it here, in a profile this one "
                                    "extends, or in [defaults])", profile=name, key="host")]
-        address = parse_host(values["host"])
-        if address.transport is not None:
-            if address.port is not None:
-                if origin["port"] != BUILTIN and values["port"] != address.port:
-                    return [Problem(where, f"{values['port']} conflicts with port {address.port} in host "
-                                           f"URL '{values['host']}'", profile=name, key="port")]
-                values["port"], origin["port"] = address.port, origin["host"]
-            elif origin["port"] == BUILTIN:
-                values["port"] = URL_SCHEMES[address.transport]
-                origin["port"] = f"{address.transport}:// default"
+        problem = _apply_url_port(values, origin, rank)
+        if problem:
+            return [Problem(label, problem, profile=name, key="port")]
 
         credentials, cred_problems = self._credentials(values["credentials"], name, origin["credentials"])
         if cred_problems:
@@ -234,28 +324,54 @@ class Config:
         values["credentials"] = credentials
         profile = Profile(name=name, **values)
         profile._origin = origin
-        profile._file = where
+        profile._file = label
+        profile._registry = self.registry
         return profile
 
-    def _credentials(self, table: dict[str, Any], name: str, where: str) -> tuple[Any, list[Problem]]:
-        label = where.split(" [")[0]
+    def _credentials(self, table: dict[str, Any], name: str, where: Origin) -> tuple[Any, list[Problem]]:
+        label = where.file or "override"
         source = table.get("source")
         if not isinstance(source, str):
             return None, [Problem(label, "must be the name of a credential source (a string)",
                                   profile=name, key="credentials.source")]
         model = self.registry.config_model(source)
         if model is None:
+            reason = self.registry.unavailable_reason(source)
+            if reason:  # may be provided by a plugin that did not load: connecting fails (exit 4), not this file
+                return UnavailableSource.masked(table, reason), []
             installed = ", ".join(sorted(self.registry.sources))
-            msg = f"unknown credential source '{source}'{_did_you_mean(source, self.registry.sources)}; " \
+            msg = f"unknown credential source '{source}'{did_you_mean(source, self.registry.sources)}; " \
                   f"installed: {installed}"
-            reason = self.registry.disabled_reason(source)
-            if reason:
-                msg += f" ({reason})"
             return None, [Problem(label, msg, profile=name, key="credentials.source")]
         try:
             return model.model_validate(table), []
         except ValidationError as exc:
             return None, _pydantic_problems(exc, label, name, "credentials.", model.model_fields)
+
+
+def _apply_url_port(values: dict[str, Any], origin: dict[str, Origin], rank: dict[str, int]) -> str | None:
+    """Make ``port`` agree with a URL host; a problem message if the two conflict.
+
+    ``host`` and ``port`` layer together: a port from a less specific layer than the URL host
+    (built-in, [defaults], the site file, an ancestor) never overrides the URL's port (or its
+    scheme's default); a port from a more specific layer does; one set beside the URL, in the
+    same table, must agree with it.
+    """
+    address = parse_host(values["host"])
+    if address.transport is None:
+        return None
+    host_rank, port_rank = rank["host"], rank["port"]
+    if port_rank > host_rank:
+        return None
+    if address.port is not None:
+        if port_rank == host_rank and values["port"] != address.port:
+            return f"{values['port']} conflicts with port {address.port} in host URL '{values['host']}'"
+        values["port"] = address.port
+        origin["port"] = replace(origin["host"], detail="the port in the host URL")
+    elif port_rank < host_rank:
+        values["port"] = URL_SCHEMES[address.transport]
+        origin["port"] = replace(BUILTIN, detail=f"the {address.transport}:// default port")
+    return None
 
 
 def _table_problems(table: dict[str, Any], label: str, profile: str | None, prefix: str = "") -> list[Problem]:
@@ -272,17 +388,18 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a b
 
 def _pydantic_problems(exc: ValidationError, label: str, profile: str | None, prefix: str,
                        fields: Iterable[str]) -> list[Problem]:
+    """One problem per key, in words; never the input value (it may be a secret)."""
     problems = []
     seen: set[str] = set()
-    for err in exc.errors(include_url=False):
-        field = str(err["loc"][0]) if err["loc"] else ""
-        key = prefix + field if field else prefix.rstrip(".")
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        field_name = str(err["loc"][0]) if err["loc"] else ""
+        key = prefix + field_name if field_name else prefix.rstrip(".")
         if key in seen:  # a union field reports once per member type; the first says enough
             continue
         seen.add(key)
         kind = err["type"]
         if kind == "extra_forbidden":
-            message = "unknown key" + _did_you_mean(field, fields)
+            message = "unknown key" + did_you_mean(field_name, fields)
         elif kind == "missing":
             message = "required key is missing"
         else:
@@ -290,16 +407,19 @@ def _pydantic_problems(exc: ValidationError, label: str, profile: str | None, pr
             if message.startswith("Value error, "):
                 message = message[len("Value error, "):]
             message = message[0].lower() + message[1:]
-            got = _TYPE_NAMES.get(type(err.get("input")))
-            if kind.endswith("_type") and got:
-                message += f" (got {got})"
+            if kind.endswith("_type"):
+                got = _input_type(exc, err["loc"])
+                if got:
+                    message += f" (got {got})"
         problems.append(Problem(label, message, profile=profile, key=key or None))
     return _unique(problems)
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def _input_type(exc: ValidationError, loc: tuple[Any, ...]) -> str | None:
+    for err in exc.errors(include_url=False):
+        if err["loc"] == loc:
+            return _TYPE_NAMES.get(type(err.get("input")))
+    return None
 
 
 def _unique(problems: Iterable[Problem]) -> list[Problem]:

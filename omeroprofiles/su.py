@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from .classify import where
-from .connection import Session
 from .credentials.base import Credentials
 from .errors import AccessDenied
+from .login import Session, dispose, session_for
 from .model import Profile
 
 SU_TIME_TO_LIVE_MS = 0
@@ -24,8 +24,6 @@ def become(profile: Profile, credentials: Credentials) -> Session:
     import omero
     import omero.sys
     from omero.gateway import BlitzGateway
-
-    from .connection import _dispose, session_for
 
     target = profile.su
     assert target is not None
@@ -66,7 +64,7 @@ def become(profile: Profile, credentials: Credentials) -> Session:
         key = session.getUuid().val
         admin_name = ec.userName
     finally:
-        _dispose(admin_client, kill=True)
+        dispose(admin_client, kill=True)
     opened = session_for(profile, Credentials(session_key=key), group=-1 if profile.group == -1 else None)
     opened.joined = False  # we created this session for the target: close() must end it
     opened.su_by = admin_name

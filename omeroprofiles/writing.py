@@ -27,16 +27,19 @@ def locked(path: Path) -> Iterator[None]:
         yield
 
 
-def atomic_write(path: Path, text: str, *, new_mode: int = 0o600) -> None:
+def atomic_write(path: Path, text: str, *, new_mode: int = 0o600, private: bool = False) -> None:
     """Replace ``path`` with ``text`` in one rename; a crash leaves the old file or the new one.
 
-    An existing file keeps its permission bits; a new file gets ``new_mode``.
+    An existing file keeps its permission bits (``private``: minus every group/other bit, for
+    text that holds a secret); a new file gets ``new_mode``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = new_mode
+    if private:
+        mode &= 0o700
     target = path.resolve() if path.is_symlink() else path  # edit the file a symlink points to
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

@@ -56,13 +56,13 @@ if ! "$vpy" -c "import Ice" >/dev/null 2>&1; then
   fi
 fi
 
-# 2. the project itself, editable, with test extras and the in-repo plugin distributions.
+# 2. the project itself, editable, with test extras, the stand-in server and the in-repo plugin distributions.
 stamp="$venv/.omero-profiles-installed"
 shopt -s nullglob
-fingerprint="$(cat pyproject.toml plugins/*/pyproject.toml | sha256sum | cut -d' ' -f1)"
+fingerprint="$(cat pyproject.toml standin/pyproject.toml plugins/*/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ] || ! "$venv/bin/omero-profile" --version >/dev/null 2>&1; then
   log "installing omero-profiles (editable) and test dependencies"
-  extra_plugins=()
+  extra_plugins=("-e" "standin/")
   for plugin in plugins/*/; do
     [ -f "$plugin/pyproject.toml" ] && extra_plugins+=("-e" "$plugin")
   done

@@ -11,8 +11,6 @@ from click.testing import CliRunner
 from omeroprofiles import plugins
 from omeroprofiles.cli import cli
 
-pytest_plugins = ["omeroprofiles.testing.fixtures"]
-
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

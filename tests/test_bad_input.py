@@ -81,7 +81,7 @@ CASES = [
     Case("profile-not-a-table", '[profiles]\na = "omero.example.org"\n', "must be a table: [profiles.NAME]"),
     top("default-not-a-string", "default = 1\n" + H, "default", "must be a profile name"),
     top("default-names-missing-profile", 'default = "b"\n' + H + '[profiles.bb]\nhost = "h.example.org"\n',
-        "default", "names profile 'b', which is not defined (did you mean 'bb'?)", show_exit=0, list_exit=0),
+        "default", "names profile 'b', which is not defined (did you mean 'bb'?)", show_exit=0, list_exit=2),
     top("defaults-not-a-table", "defaults = 5\n" + H, "defaults", "must be a table: [defaults]"),
     top("defaults-unknown-key", "[defaults]\ntimeot = 5\n" + H, "defaults.timeot",
         "unknown key (did you mean 'timeout'?)"),

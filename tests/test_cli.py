@@ -59,8 +59,10 @@ def test_show_resolved_with_origins(write_user, run):
     data = json.loads(run("show", "staging", "--json").stdout)
     assert data["host"] == "staging.example.org"
     assert data["group"] == "Lab A"
-    assert data["origin"]["group"] == f"{path} [profiles.prod] via extends"
-    assert data["origin"]["port"] == "built-in default"
+    assert data["origin"]["group"] == {"kind": "file", "file": str(path), "table": "profiles.prod",
+                                       "via_extends": True, "detail": None,
+                                       "text": f"{path} [profiles.prod] via extends"}
+    assert data["origin"]["port"]["kind"] == "builtin" and data["origin"]["port"]["text"] == "built-in default"
     text = run("show", "prod").stdout
     assert 'password = "**********"' in text
     assert f"# {path} [profiles.prod]" in text

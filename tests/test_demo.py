@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parents[1] / "scripts" / "demo.py"
 
 
 def test_demo_runs_against_the_stand_in(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "omeroprofiles.demo"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, str(DEMO)], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "user:     bob (id" in done.stdout and "via su by root" in done.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -57,13 +58,16 @@ def test_in_process_plugin_register_and_unregister(write_user):
     assert "token-test" not in registry.sources
 
 
-def test_plugin_with_bad_return_is_disabled_not_fatal():
-    class Bad:
+def _plugin(*classes):
+    class Plugin:
         @staticmethod
         @hookimpl
         def omeroprofiles_credential_sources():
-            return [object]
+            return list(classes)
+    return Plugin
 
+
+def test_plugin_whose_hook_raises_is_disabled_not_fatal():
     class Raising:
         @staticmethod
         @hookimpl
@@ -71,26 +75,65 @@ def test_plugin_with_bad_return_is_disabled_not_fatal():
             raise RuntimeError("boom")
 
     registry = Registry(load_entry_points=False)
-    assert registry.register(Bad, name="bad").status == "disabled"
     info = registry.register(Raising, name="raising")
-    assert info.status == "disabled" and "RuntimeError: boom" in info.error
+    assert info.status == "disabled"
+    assert info.problems == ["hook omeroprofiles_credential_sources failed: RuntimeError: boom"]
     assert "env" in registry.sources
 
 
-def test_duplicate_source_name_is_ignored_with_a_note():
-    class Dup(CredentialSource):
-        name = "env"
-
-    class DupPlugin:
-        @staticmethod
-        @hookimpl
-        def omeroprofiles_credential_sources():
-            return [Dup]
+def test_abstract_source_is_refused_at_registration_not_at_connect():
+    class NoFetch(CredentialSource):
+        name = "no-fetch"
 
     registry = Registry(load_entry_points=False)
-    info = registry.register(DupPlugin, name="dup")
-    assert "already provided by plugin 'builtin'" in info.error
+    info = registry.register(_plugin(NoFetch), name="lazy")
+    assert info.status == "disabled"
+    assert info.problems == ["NoFetch (source 'no-fetch') does not implement fetch"]
+    assert "no-fetch" not in registry.sources
+
+
+def test_one_bad_class_leaves_the_plugin_partly_loaded_with_every_problem_listed():
+    class DupEnv(TokenSource):
+        name = "env"
+
+    class DupPlain(TokenSource):
+        name = "plain"
+
+    registry = Registry(load_entry_points=False)
+    info = registry.register(_plugin(TokenSource, object, DupEnv, DupPlain), name="mixed")
+    assert info.status == "partly loaded"
+    assert info.sources == ["token-test"]
+    assert registry.sources["token-test"].plugin == "mixed"
+    assert info.problems == [
+        "<class 'object'> is not a subclass of omeroprofiles.credentials.CredentialSource",
+        "source 'env' is already provided by plugin 'builtin'; ignored",
+        "source 'plain' is already provided by plugin 'builtin'; ignored",
+    ]
     assert registry.sources["env"].plugin == "builtin"
+
+
+def test_registering_twice_is_an_error_that_changes_nothing():
+    registry = Registry(load_entry_points=False)
+    plugin = _plugin(TokenSource)
+    first = registry.register(plugin, name="tok")
+    assert first.status == "ok"
+    with pytest.raises(ValueError, match="a plugin named 'tok' is registered already"):
+        registry.register(_plugin(TokenSource), name="tok")
+    with pytest.raises(ValueError, match="this plugin object is registered already as 'tok'"):
+        registry.register(plugin, name="tok-again")
+    assert registry.plugins["tok"] is first and first.status == "ok" and "tok-again" not in registry.plugins
+    assert registry.sources["token-test"].plugin == "tok"
+
+
+def test_fetch_uses_the_registry_the_profile_was_loaded_with(write_user):
+    write_user('[profiles.t]\nhost = "h"\ncredentials = { source = "token-test", token_user = "ann" }\n')
+    private = Registry(load_entry_points=False)
+    private.register(_plugin(TokenSource), name="tok")
+    from omeroprofiles.resolve import Config
+
+    profile = Config.load(registry=private).resolve("t")
+    assert "token-test" not in get_registry().sources  # the global registry does not know it
+    assert fetch_credentials(profile).username == "ann"
 
 
 def test_separately_packaged_plugin_loads_through_its_entry_point(write_user, tmp_path, monkeypatch):
@@ -143,34 +186,117 @@ def _install_dist(tmp_path: Path, name: str, module_source: str) -> Path:
 def test_broken_plugin_is_disabled_and_only_its_profiles_fail(tmp_path, write_user):
     target = _install_dist(tmp_path, "omero-profiles-broken", "raise ImportError('needs libfoo')\n")
     write_user('[profiles.ok]\nhost = "h"\ncredentials = { source = "env" }\n'
-               '[profiles.needs-broken]\nhost = "h"\ncredentials = { source = "omero_profiles_broken" }\n')
-    code = f"""
-import json, sys
-sys.path.insert(0, {str(target)!r})
+               '[profiles.needs-broken]\nhost = "h"\ncredentials = { source = "broken", token = "tok-123" }\n')
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = """
+import json
 from omeroprofiles.plugins import get_registry
-from omeroprofiles import load_profile, ConfigError
 info = get_registry().plugins["omero_profiles_broken"]
-out = {{"status": info.status, "error": info.error, "dist": info.distribution, "version": info.version}}
-out["ok_host"] = load_profile("ok").host
-try:
-    load_profile("needs-broken")
-except ConfigError as exc:
-    out["broken_error"] = str(exc)
-print(json.dumps(out))
+print(json.dumps({"status": info.status, "problems": info.problems, "dist": info.distribution,
+                  "version": info.version}))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     result = json.loads(done.stdout)
-    assert result["status"] == "disabled"
-    assert result["error"] == "import failed: ImportError: needs libfoo"
-    assert (result["dist"], result["version"]) == ("omero-profiles-broken", "9.8.7")
-    assert result["ok_host"] == "h"
-    assert "unknown credential source 'omero_profiles_broken'" in result["broken_error"]
-    assert "plugin 'omero_profiles_broken' is disabled: import failed" in result["broken_error"]
+    assert result == {"status": "disabled", "problems": ["import failed: ImportError: needs libfoo"],
+                      "dist": "omero-profiles-broken", "version": "9.8.7"}
+    cli = [sys.executable, "-m", "omeroprofiles"]
+    ok = subprocess.run([*cli, "show", "ok"], capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    shown = subprocess.run([*cli, "show", "needs-broken"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0 and "tok-123" not in shown.stdout and 'token = "**********"' in shown.stdout
+    failed = subprocess.run([*cli, "test", "needs-broken"], capture_output=True, text=True, env=env)
+    assert failed.returncode == 4, failed.stderr  # the credential source failed, as documented
+    assert "credential source 'broken' is not available" in failed.stderr
+    assert "plugin 'omero_profiles_broken' (omero-profiles-broken) is disabled: import failed" in failed.stderr
+    validated = subprocess.run([*cli, "validate"], capture_output=True, text=True, env=env)
+    assert validated.returncode == 0
+    assert "warning: profile 'needs-broken': credentials source unavailable" in validated.stderr
 
 
-def test_plugins_command_json(run):
+def test_plugins_env_var_names_are_checked_and_exclusions_explained(write_user, monkeypatch, run):
+    monkeypatch.setenv("OMERO_PROFILES_PLUGINS", "netrc-typo")
+    write_user('[profiles.n]\nhost = "h"\ncredentials = { source = "netrc" }\n')
+    registry = Registry()
+    assert registry.warnings == ["$OMERO_PROFILES_PLUGINS names 'netrc-typo', which is not installed "
+                                 "(installed: netrc)"]
+    assert registry.excluded == ["netrc"]
+    listed = json.loads(run("plugins", "--json").stdout)
+    assert listed["warnings"] == registry.warnings and listed["excluded"] == ["netrc"]
+    assert "warning: $OMERO_PROFILES_PLUGINS names 'netrc-typo'" in run("plugins").stdout
+    with pytest.raises(CredentialError, match=r"OMERO_PROFILES_PLUGINS='netrc-typo' leaves out the installed "
+                                              r"plugin\(s\) netrc"):
+        fetch_credentials(load_profile("n"))
+
+
+def test_plugins_command_shows_summaries_and_problems(run):
     result = run("plugins", "--json")
     assert result.exit_code == 0
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["builtin"]["sources"] == ["env", "prompt", "command", "keyring", "plain", "session"]
-    assert rows["netrc"]["distribution"] == "omero-profiles-netrc"
+    rows = {r["name"]: r for r in json.loads(result.stdout)["plugins"]}
+    assert [s["name"] for s in rows["builtin"]["sources"]] == ["env", "prompt", "command", "keyring", "plain",
+                                                               "session"]
+    assert all(s["summary"] for s in rows["builtin"]["sources"])
+    assert rows["netrc"]["distribution"] == "omero-profiles-netrc" and rows["netrc"]["status"] == "ok"
+    assert rows["netrc"]["sources"] == [{"name": "netrc",
+                                         "summary": "a netrc file (machine HOST login USER password PASSWORD)"}]
+    text = run("plugins").stdout
+    assert "a netrc file (machine HOST login USER password PASSWORD)" in text
+
+
+TOKEN_PLUGIN = '''
+from pydantic import SecretStr
+from omeroprofiles import hookimpl
+from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
+
+class TokenFileConfig(SourceConfig):
+    username: str
+    token: SecretStr
+    api_key: SecretStr | None = None
+
+class TokenFileSource(CredentialSource):
+    name = "tokenfile"
+    config_model = TokenFileConfig
+    summary = "a token written in the profile"
+
+    def fetch(self, profile, config):
+        return Credentials(username=config.username, password=config.token)
+
+@hookimpl
+def omeroprofiles_credential_sources():
+    return [TokenFileSource]
+'''
+
+
+def test_a_third_party_secret_field_is_treated_like_ours(tmp_path, write_user):
+    """Installed as a distribution (entry point), not registered in-process."""
+    target = _install_dist(tmp_path, "omero-profiles-tokenfile", TOKEN_PLUGIN)
+    path = write_user('[profiles.t]\nhost = "h.example.org"\n'
+                      'credentials = { source = "tokenfile", username = "ann", token = "canary-tok-991" }\n')
+    path.chmod(0o644)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    cli = [sys.executable, "-m", "omeroprofiles"]
+
+    def run_cli(*args, stdin=None):
+        return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, input=stdin)
+
+    plugins = json.loads(run_cli("plugins", "--json").stdout)["plugins"]
+    assert {p["name"]: p["status"] for p in plugins}["omero_profiles_tokenfile"] == "ok"
+    for args in (("show", "t"), ("show", "t", "--json"), ("list", "--json"), ("validate", "--json")):
+        done = run_cli(*args)
+        assert done.returncode == 0, done.stderr
+        assert "canary-tok-991" not in done.stdout + done.stderr, args
+    assert 'token = "**********"' in run_cli("show", "t").stdout
+    warned = run_cli("validate")
+    assert "readable by other users (mode 0644) and holds a secret in profile(s) t" in warned.stderr
+    before = path.read_bytes()
+    for args in (("set", "t", "credentials.token", "canary-new-992"),
+                 ("set", "t", "credentials.api_key", "canary-new-992"),
+                 ("set", "t", "credentials", '{ source = "tokenfile", username = "u", token = "canary-new-992" }')):
+        refused = run_cli(*args)
+        assert refused.returncode == 2, refused.stderr
+        assert "refusing to write a secret" in refused.stderr and "canary-new-992" not in refused.stderr
+    assert path.read_bytes() == before
+    asked = run_cli("set", "t", "credentials.token", "--stdin", stdin="canary-new-993\n")
+    assert asked.returncode == 0, asked.stderr
+    assert "it now has mode 0600 because it holds a secret" in asked.stderr
+    assert 'token = "canary-new-993"' in path.read_text() and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "canary-new-993" not in asked.stdout + asked.stderr

@@ -36,11 +36,11 @@ def test_defaults_and_extends_chain(write_user):
     assert profile.port == 4064 and profile.secure is True and profile.keepalive == 300
     assert profile.source == "env"
     origin = profile.origin
-    assert origin["group"] == f"{path} [profiles.staging-b]"
-    assert origin["host"] == f"{path} [profiles.staging] via extends"
-    assert origin["credentials"] == f"{path} [profiles.prod] via extends"
-    assert origin["timeout"] == f"{path} [defaults]"
-    assert origin["port"] == "built-in default"
+    assert str(origin["group"]) == f"{path} [profiles.staging-b]"
+    assert str(origin["host"]) == f"{path} [profiles.staging] via extends"
+    assert str(origin["credentials"]) == f"{path} [profiles.prod] via extends"
+    assert str(origin["timeout"]) == f"{path} [defaults]"
+    assert str(origin["port"]) == "built-in default"
 
 
 def test_user_profile_replaces_site_profile_whole(write_user, write_site):
@@ -51,7 +51,7 @@ def test_user_profile_replaces_site_profile_whole(write_user, write_site):
     prod = config.resolve("prod")
     assert prod.host == "mine.example.org"
     assert prod.group is None  # replaced, not merged
-    assert prod.keepalive == 60 and prod.origin["keepalive"] == f"{site} [defaults]"
+    assert prod.keepalive == 60 and str(prod.origin["keepalive"]) == f"{site} [defaults]"
     assert config.resolve("shared").host == "shared.example.org"
     assert config.file_of("prod").path == user
     assert config.file_of("shared").path == site
@@ -96,7 +96,7 @@ def test_load_profile_with_overrides_and_no_network(write_user):
     write_user(BASE)
     profile = load_profile("prod", group="Lab B", su="bob", timeout=3)
     assert (profile.group, profile.su, profile.timeout) == ("Lab B", "bob", 3)
-    assert profile.origin["su"] == "override"
+    assert str(profile.origin["su"]) == "override"
     with pytest.raises(ConfigError, match="unknown override"):
         load_profile("prod", colour="red")
     with pytest.raises(ConfigError, match="override: profile 'prod': port"):
@@ -132,5 +132,5 @@ def test_thousand_profiles_resolve(write_user):
                    for i in range(1000))
     write_user(body)
     config = Config.load()
-    assert len(list(config.valid_profiles())) == 1000
     assert config.problems() == []
+    assert [config.resolve(f"p{i}").hostname for i in (0, 999)] == ["h0.example.org", "h999.example.org"]

@@ -1,10 +1,20 @@
-"""The credential-source interface that builtin and third-party sources implement."""
+"""The credential-source interface that builtin and third-party sources implement.
+
+The public import path for plugin authors is ``omeroprofiles.credentials``; docs/plugins.md is
+the guide. A source's **secret keys** are the ``SecretStr``/``SecretBytes`` fields of its config
+model: they are masked by ``show``, refused by ``set``/``add`` unless the value is typed at a
+prompt, counted by the readable-file warning and never put in a message, for builtin and
+third-party sources alike.
+"""
 
 from __future__ import annotations
 
+import abc
+import types
+import typing
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, model_validator
 
 if TYPE_CHECKING:
     from ..model import Profile
@@ -14,7 +24,8 @@ class Credentials(BaseModel):
     """What a source hands to the connect layer: username + password, or an OMERO session key.
 
     Secrets are ``SecretStr`` until the moment they are passed to omero-py; ``repr`` and ``str``
-    never show them.
+    never show them. ``expires_at`` (seconds since the epoch, optional) says when the secret
+    stops being valid, so a process that keeps it in memory knows to fetch it again.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,6 +33,7 @@ class Credentials(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     session_key: SecretStr | None = None
+    expires_at: float | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Credentials:
@@ -30,33 +42,54 @@ class Credentials(BaseModel):
         return self
 
 
+_SECRET_TYPES = (SecretStr, SecretBytes)
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation in _SECRET_TYPES:
+        return True
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return any(_is_secret(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 class SourceConfig(BaseModel):
     """Base for a source's ``credentials = {source = "...", ...}`` table model.
 
-    Subclasses add their own keys; unknown keys are errors, types are not coerced.
+    Subclasses add their own keys; unknown keys are errors, types are not coerced. Declare every
+    key that holds a secret as ``SecretStr`` (or ``SecretStr | None``): that is how omero-profiles
+    knows to mask it, refuse it on a command line and warn when the file is readable by others.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     source: str
 
+    @classmethod
+    def secret_keys(cls) -> frozenset[str]:
+        """The keys of this table that hold a secret: every ``SecretStr``/``SecretBytes`` field."""
+        return frozenset(name for name, field in cls.model_fields.items() if _is_secret(field.annotation))
 
-class CredentialSource:
+
+class CredentialSource(abc.ABC):
     """A way to obtain credentials. Subclass, set ``name`` and ``config_model``, implement ``fetch``.
 
     ``name`` is the TOML ``source`` value. ``fetch`` may do I/O (read a keyring, run a command,
     ask Vault); it is called only when a connection is made, never by list/show/validate.
-    It raises ``omeroprofiles.errors.CredentialError`` with a message that names what is missing
-    and never contains a secret.
+    It raises ``omeroprofiles.CredentialError`` with a message that names what is missing
+    and never contains a secret. An abstract subclass (``fetch`` not implemented) is refused
+    when its plugin registers, not at connect time.
     """
 
     name: ClassVar[str]
     config_model: ClassVar[type[SourceConfig]] = SourceConfig
     summary: ClassVar[str] = ""
+    """One line shown by ``omero-profile plugins``."""
 
+    @abc.abstractmethod
     def fetch(self, profile: Profile, config: Any) -> Credentials:
-        raise NotImplementedError(f"credential source '{self.name}' cannot fetch credentials")
+        """Credentials for ``profile``; ``config`` is an instance of ``config_model``."""
 
     def describe(self, config: Any) -> str:
-        """Offline one-line description for ``list``: the username if known, else ''."""
+        """Offline one-line description for ``list``: the username if known, else ''. Never a secret."""
         return getattr(config, "username", None) or ""

@@ -1,8 +1,8 @@
-"""A live demo that needs no OMERO server: ``python -m omeroprofiles.demo``.
+"""A live demo that needs no OMERO server: ``scripts/demo.sh`` (or ``.venv/bin/python scripts/demo.py``).
 
-Starts the bundled stand-in OMERO server, writes a demo profiles file in a temporary directory
-(your own profiles, state and keyring are never touched), runs the CLI and a short ``get_conn``
-script against it, then stops the server.
+Starts the stand-in OMERO server (the separate ``omero-profiles-standin`` distribution), writes a
+demo profiles file in a temporary directory (your own profiles, state and keyring are never
+touched), runs the CLI and a short ``get_conn`` script against it, then stops the server.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+
+from omero_standin import running_server
 
 EXAMPLE = '''
 from omeroprofiles import connect
@@ -68,10 +70,8 @@ def _run(argv: list[str], env: dict[str, str], shown: str) -> int:
 
 
 def main() -> int:
-    from .testing import running_server
-
     script = str(Path(sys.executable).with_name("omero-profile"))
-    cli = [script] if os.path.exists(script) else [sys.executable, "-m", "omeroprofiles.cli"]
+    cli = [script] if os.path.exists(script) else [sys.executable, "-m", "omeroprofiles"]
     print("Starting the bundled stand-in OMERO server ...", flush=True)
     with running_server() as server, tempfile.TemporaryDirectory(prefix="omero-profiles-demo-") as tmp:
         print(f"  listening on {server.host}: ssl {server.ssl_port}, tcp {server.tcp_port}, "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from omeroprofiles.testing import ALL_PRIVILEGES, DEFAULT_USERS, UsersFileError
-from omeroprofiles.testing import query as hql
-from omeroprofiles.testing.state import LoginDenied, NoSuchGroup, Registry, SessionGone
-from omeroprofiles.testing.users import parse_users
+from omero_standin import ALL_PRIVILEGES, DEFAULT_USERS, UsersFileError
+from omero_standin import query as hql
+from omero_standin.state import LoginDenied, NoSuchGroup, Registry, SessionGone
+from omero_standin.users import parse_users
 
 
 def test_default_users_cover_the_roles() -> None:

@@ -26,9 +26,7 @@ import pytest
 from omero.gateway import BlitzGateway
 from omero.model import ExperimenterGroupI
 
-from omeroprofiles.testing import ALL_PRIVILEGES, DEFAULT_USERS, StandInServer
-
-pytest_plugins = ["omeroprofiles.testing.fixtures"]
+from omero_standin import ALL_PRIVILEGES, DEFAULT_USERS, StandInServer
 
 GROUP_ID = {name: g.id for name, g in DEFAULT_USERS.groups.items()}
 

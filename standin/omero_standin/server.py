@@ -1,13 +1,13 @@
-"""Run the stand-in OMERO server: ``python -m omeroprofiles.testing.server``.
+"""Run the stand-in OMERO server: ``python -m omero_standin.server``.
 
 A small, pure-Python OMERO server on the real Ice 3.6 runtime, for tests and demos: the
 real omero-py client (``omero.client``, ``BlitzGateway``) logs in to it over real sockets.
 It serves the Glacier2 router ``OMERO.Glacier2/router`` and the services the client uses to
 log in, inspect the user and groups, switch groups, sudo and manage sessions, from one
 adapter on 127.0.0.1 with SSL and TCP (and optionally WS and WSS) endpoints. Users come from
-a TOML file (see ``omeroprofiles.testing.users``; default: the built-in set).
+a TOML file (see ``omero_standin.users``; default: the built-in set).
 
-    python -m omeroprofiles.testing.server [--users FILE] [--ssl PORT] [--tcp PORT]
+    python -m omero_standin.server [--users FILE] [--ssl PORT] [--tcp PORT]
         [--ws PORT] [--wss PORT] [--control PORT] [--session-timeout SECONDS] [--verbose]
 
 Port 0 picks a free port; WS and WSS are off unless given. When ready it prints exactly one
@@ -16,7 +16,7 @@ JSON line on stdout::
     {"host": "127.0.0.1", "ssl": 40123, "tcp": 40124, "ws": null, "wss": null,
      "control": 40125, "pid": 4242, "session_timeout": 600.0}
 
-``control`` is the HTTP control endpoint (see ``omeroprofiles.testing.control``). SIGTERM or
+``control`` is the HTTP control endpoint (see ``omero_standin.control``). SIGTERM or
 SIGINT (and, with ``--watch-stdin``, end of stdin) stop it cleanly with exit status 0.
 ``--verbose`` logs every call (transport, identity, operation) to stderr.
 """
@@ -39,7 +39,7 @@ _ENDPOINT_TYPES = {1: "tcp", 2: "ssl", 4: "ws", 5: "wss"}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m omeroprofiles.testing.server",
+        prog="python -m omero_standin.server",
         description="Stand-in OMERO server for tests (Glacier2 router + session services on Ice 3.6).",
     )
     p.add_argument("--users", metavar="FILE", help="users TOML file (default: the built-in set)")

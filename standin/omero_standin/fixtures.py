@@ -1,12 +1,15 @@
 """pytest fixtures for the stand-in OMERO server.
 
-Use from any project: ``pytest_plugins = ["omeroprofiles.testing.fixtures"]``.
+Installing ``omero-profiles-standin`` registers this module as a pytest plugin (a ``pytest11``
+entry point), so any project that has it installed gets these fixtures with no import:
 
 - ``omero_server``: one server per test session (SSL, TCP, WS and WSS on free loopback ports,
   the built-in users). Share it; count sessions per user or before/after to stay independent.
 - ``start_omero_server``: a factory, ``start_omero_server(users=..., session_timeout=...,
   verbose=...)``, for tests that need their own data or a short timeout; every server it
   starts is stopped at the end of the test.
+- ``no_leaked_sessions``: a ``SessionLeakCheck`` on ``omero_server``; the test fails if a
+  session it opened is still live at the end (``.allow(uuid)`` exempts one on purpose).
 - ``silent_port``: a loopback port that accepts connections and never answers.
 - ``hung_router_port``: a loopback ``tcp://`` Ice peer that greets, then never replies.
 
@@ -21,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from .leaks import SessionLeakCheck
 from .process import StandInServer, running_server, start_server
 from .silent import hung_router as _hung_router
 from .silent import silent_port as _silent_port
@@ -46,6 +50,14 @@ def start_omero_server() -> Iterator[Callable[..., StandInServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def no_leaked_sessions(omero_server: StandInServer) -> Iterator[SessionLeakCheck]:
+    """Fails the test if a session opened on ``omero_server`` during it is still live at its end."""
+    check = SessionLeakCheck(omero_server)
+    yield check
+    check.assert_clean()
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 No real OMERO.server can run everywhere tests run, so this package ships a small, pure-Python
 server on the real Ice 3.6 runtime; the real, unmodified omero-py client talks to it over
 real sockets. Importing this package does not import Ice or omero; the server runs in a
-subprocess (``python -m omeroprofiles.testing.server``).
+subprocess (``python -m omero_standin.server``, or the ``omero-standin`` script).
 
-    from omeroprofiles.testing import running_server, DEFAULT_USERS
+    from omero_standin import running_server, DEFAULT_USERS
 
     with running_server() as srv:
         conn = BlitzGateway(**srv.gateway_args("alice"))     # SSL, as secure=True
@@ -14,8 +14,9 @@ subprocess (``python -m omeroprofiles.testing.server``).
         conn.close()
         assert srv.session_count() == 0
 
-pytest: ``pytest_plugins = ["omeroprofiles.testing.fixtures"]`` gives the fixtures
-``omero_server`` (session-scoped), ``start_omero_server`` (factory) and ``silent_port``.
+pytest: installing the distribution registers ``omero_standin.fixtures`` as a plugin, giving the
+fixtures ``omero_server`` (session-scoped), ``start_omero_server`` (factory),
+``no_leaked_sessions``, ``silent_port`` and ``hung_router_port``. See README.md.
 
 Built-in users (``DEFAULT_USERS``; TEST DATA, the passwords are public):
 
@@ -39,6 +40,7 @@ User ids: root 0, guest 1, alice 2, bob 3, helpdesk 4, sudoer 5.
 
 from __future__ import annotations
 
+from .leaks import SessionLeakCheck
 from .process import StandInServer, StandInServerError, running_server, start_server
 from .silent import hung_router, silent_port
 from .users import (
@@ -55,6 +57,7 @@ __all__ = [
     "ALL_PRIVILEGES",
     "DEFAULT_USERS",
     "GroupSpec",
+    "SessionLeakCheck",
     "StandInServer",
     "StandInServerError",
     "UserDirectory",

@@ -199,7 +199,7 @@ def start_server(
     """
     tempdir = tempfile.TemporaryDirectory(prefix="omero-standin-")
     users_path, directory = _users_file(users, Path(tempdir.name))
-    cmd = [sys.executable, "-m", "omeroprofiles.testing.server", "--watch-stdin",
+    cmd = [sys.executable, "-m", "omero_standin.server", "--watch-stdin",
            "--session-timeout", str(session_timeout), "--ssl", str(ssl_port), "--tcp", str(tcp_port)]
     if users_path is not None:
         cmd += ["--users", str(users_path)]
@@ -210,7 +210,7 @@ def start_server(
     if verbose:
         cmd.append("--verbose")
     env = {k: v for k, v in os.environ.items() if k != "ICE_CONFIG"}
-    package_root = str(Path(__file__).resolve().parents[2])
+    package_root = str(Path(__file__).resolve().parents[1])  # the directory holding omero_standin
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     stderr = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,

@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from omeroprofiles.testing import StandInServer, StandInServerError, UsersFileError, silent_port, start_server
-
-pytest_plugins = ["omeroprofiles.testing.fixtures"]
+from omero_standin import StandInServer, StandInServerError, UsersFileError, silent_port, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +22,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_standalone_prints_one_json_line_and_stops_cleanly(sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omeroprofiles.testing.server", "--ws", "0", "--wss", "0"],
+        [sys.executable, "-m", "omero_standin.server", "--ws", "0", "--wss", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -44,7 +42,7 @@ def test_standalone_rejects_a_bad_users_file(tmp_path: Any) -> None:
     bad = tmp_path / "users.toml"
     bad.write_text('[users.x]\npassword = "p"\ngroups = ["g"]\nrole = "boss"\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "omeroprofiles.testing.server", "--users", str(bad)],
+        [sys.executable, "-m", "omero_standin.server", "--users", str(bad)],
         capture_output=True, text=True, timeout=30,
     )
     assert proc.returncode == 2 and proc.stdout == ""
@@ -82,7 +80,7 @@ def test_stop_and_parent_death(start_omero_server: Any) -> None:
 
 def test_importing_the_package_does_not_import_ice() -> None:
     code = (
-        "import sys, omeroprofiles.testing, omeroprofiles.testing.fixtures; "
+        "import sys, omero_standin, omero_standin.fixtures; "
         "print(sorted(m for m in ('Ice', 'IcePy', 'omero') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

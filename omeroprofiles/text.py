@@ -1,0 +1,21 @@
+"""Small text helpers shared by messages and output: suggestions and safe display of values."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+_CONTROL.update({i: f"\\u{i:04x}" for i in (*range(0x80, 0xA0), 0x2028, 0x2029, 0x202E, 0x200E, 0x200F)})
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def printable(value: object) -> str:
+    """``str(value)`` with control characters escaped, so a value cannot fake lines or rows of output."""
+    return str(value).translate(_CONTROL)
