@@ -8,6 +8,7 @@ active profile.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,4 @@ def shell_export(name: str, shell: str | None = None) -> str:
 
 
 def _quote(name: str) -> str:
-    import shlex
-
     return shlex.quote(name)

@@ -8,7 +8,9 @@ and completion start fast.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import stat
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -121,8 +123,6 @@ def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
 def _configure_logging(debug: bool) -> None:
     """omero-py logs retries and warnings to stderr via logging.basicConfig(); the CLI reports
     failures itself, so library logging is shown only with --debug."""
-    import logging
-
     root = logging.getLogger()
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
@@ -387,7 +387,7 @@ def groups(state: State, name: str | None, as_json: bool) -> None:
 
 # -- commands that change the user's file -------------------------------------------------------
 def _example_text() -> str:
-    from importlib import resources
+    from importlib import resources  # only `init` needs it: kept off the start-up path
 
     return resources.files("omeroprofiles").joinpath("profiles.example.toml").read_text(encoding="utf-8")
 
@@ -448,8 +448,6 @@ def _tightened_notice(path: Any, before: int | None) -> None:
 
 
 def _mode(path: Any) -> int | None:
-    import stat
-
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:

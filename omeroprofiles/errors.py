@@ -1,6 +1,6 @@
 """One exception class per failure kind, each carrying the CLI exit code for that kind.
 
-The CLI maps these to messages in exactly one place (``cli.main``); library users catch
+The CLI maps these to messages in exactly one place (``cli._Group.invoke``); library users catch
 ``ProfileError`` or a subclass. Messages name the profile, file and host, never a secret.
 """
 

@@ -2,7 +2,7 @@
 
 omero-py needs zeroc-ice>=3.6.5,<3.7. PyPI has 3.6.5 only as a source archive whose C code
 predates Python 3.11 (and whose Python code predates 3.12). We apply the three small fixes
-documented in shared/design.md section 9, build a wheel once, and keep it in the user's cache
+described in the README's set-up section, build a wheel once, and keep it in the user's cache
 so that every later set-up installs it in seconds.
 
 Usage: python scripts/build_zeroc_ice.py CACHE_DIR   (prints the wheel path)

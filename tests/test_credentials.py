@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -38,10 +39,12 @@ def test_env_session_key_var(write_user, monkeypatch):
     assert fetch_credentials(profile).session_key.get_secret_value() == "abc-123"
 
 
-def test_prompt_without_tty_fails_fast(write_user):
+def test_prompt_without_tty_fails_fast(write_user, monkeypatch):
     profile = _profile(write_user, '{ source = "prompt", username = "ann" }')
-    with pytest.raises(CredentialError, match="needs a terminal"):
-        fetch_credentials(profile)  # pytest's stdin is not a TTY
+    with open(os.devnull) as not_a_tty:  # also when pytest runs with -s in a terminal
+        monkeypatch.setattr("sys.stdin", not_a_tty)
+        with pytest.raises(CredentialError, match="needs a terminal"):
+            fetch_credentials(profile)
 
 
 def test_command_json_and_bare_password(write_user, tmp_path):

@@ -10,7 +10,9 @@ from omeroprofiles.cli import cli
 from omeroprofiles.model import PROFILE_KEYS
 from omeroprofiles.plugins import Registry
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PLUGIN_GUIDE = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
 
 
 def test_every_cli_command_is_in_the_readme_reference():
@@ -23,8 +25,22 @@ def test_every_hook_is_documented_with_a_docstring():
     hooks = [name for name in dir(hookspecs) if name.startswith("omeroprofiles_")]
     assert hooks
     for name in hooks:
+        assert f"| `{name}()` |" in PLUGIN_GUIDE, name
         assert f"`{name}()`" in README, name
         assert (getattr(hookspecs, name).__doc__ or "").strip(), name
+
+
+def test_the_plugin_guide_covers_every_builtin_source_and_contract_check():
+    from omeroprofiles.contract import CredentialSourceContract
+
+    assert "(docs/plugins.md)" in README
+    builtins = PLUGIN_GUIDE.split("### Builtin sources", 1)[1].split("\n## ", 1)[0]
+    for name in Registry(load_entry_points=False).sources:
+        assert f"| `{name}` |" in builtins, name
+    checks = [n for n in dir(CredentialSourceContract) if n.startswith("test_")]
+    assert checks
+    for name in checks:
+        assert f"| `{name}` |" in PLUGIN_GUIDE, name
 
 
 def test_every_profile_key_and_builtin_source_is_documented():

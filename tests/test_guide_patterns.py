@@ -1,4 +1,4 @@
-"""The OMERO connection guide (shared/reference/omero-connection-guide.md), section by section,
+"""The classic OMERO connection guide (BlitzGateway patterns), section by section,
 each pattern done through a profile against the stand-in server with the real omero-py client."""
 
 from __future__ import annotations
