@@ -385,6 +385,128 @@ def groups(state: State, name: str | None, as_json: bool) -> None:
         _echo_lines(group_rows(rows))
 
 
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--idle", metavar="DURATION", help="A long-lived session: idle timeout (e.g. 2h).")
+@click.option("--ttl", metavar="DURATION", help="A long-lived session: lifetime (e.g. 7d).")
+@click.option("--show-key", is_flag=True, help="Also print the session key (a secret: anyone with it is you).")
+@json_option
+@pass_state
+def login(state: State, name: str | None, idle: str | None, ttl: str | None, show_key: bool,
+          as_json: bool) -> None:
+    """Log in and store the session where `omero login` does, for `omero` and `source = "omero-login"`."""
+    from .active import select
+    from .sessions import login as store_login
+    from .sessions import parse_duration
+
+    config = state.config()
+    profile = config.resolve(select(config, name).name)
+    result = store_login(profile, idle=None if idle is None else parse_duration(idle),
+                         ttl=None if ttl is None else parse_duration(ttl))
+    data = result.as_json(show_key=show_key)
+    if as_json:
+        _echo_json(data)
+        return
+    limits = [f"idle timeout {_duration(result.time_to_idle_s)}" if result.time_to_idle_s else "no idle timeout",
+              f"expires {data['expires']}" if result.time_to_live_s else "no time limit"]
+    via = f" (su by {result.su_by})" if result.su_by else ""
+    click.echo(f"Logged in to {result.host}:{result.port} as {result.user}{via}, group {result.group}; "
+               f"{', '.join(limits)}.")
+    click.echo(f"Stored in {result.store}: `omero` commands and source = \"omero-login\" profiles use it.")
+    if show_key:
+        click.echo(f"session key: {data['session_key']}")
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@pass_state
+def logout(state: State, name: str | None) -> None:
+    """End the session `login` stored for the profile (for everyone using it) and remove it from the store."""
+    from .active import select
+    from .sessions import logout as end_sessions
+
+    config = state.config()
+    profile = config.resolve(select(config, name).name)
+    ended = end_sessions(profile)
+    click.echo(f"Ended {ended} stored session(s) of profile '{profile.name}'.", err=True)
+
+
+@cli.group()
+def password() -> None:
+    """The profile's password in the OS keyring (source = "keyring")."""
+
+
+def _keyring_profile(state: State, name: str | None):
+    from .active import select
+
+    config = state.config()
+    profile = config.resolve(select(config, name).name)
+    if profile.source != "keyring":
+        raise ConfigError(f"profile '{profile.name}' takes its credentials from source '{profile.source}', not "
+                          "the keyring", hint=f"{PROG} set {profile.name} credentials '{{ source = \"keyring\", "
+                                              "username = \"USER\" }'")
+    return profile
+
+
+@password.command("set")
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.argument("refused", nargs=-1, metavar="")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from one line of standard input.")
+@pass_state
+def password_set(state: State, name: str | None, refused: tuple[str, ...], from_stdin: bool) -> None:
+    """Store the profile's password in the keyring (asked twice without echo, or --stdin; never argv)."""
+    from .credentials.keyring import store_password
+
+    if refused:  # said without echoing it: it may be the password
+        raise click.UsageError("a password is never taken from the command line (it would stay in your shell "
+                               "history); type it at the prompt, or pipe it in with --stdin")
+    profile = _keyring_profile(state, name)
+    service, user = store_password(profile, _read_secret(f"OMERO password for {profile.credentials.username}",
+                                                         from_stdin))
+    click.echo(f"Stored the password of '{user}' in the keyring (service '{service}').", err=True)
+
+
+@password.command("delete")
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@pass_state
+def password_delete(state: State, name: str | None) -> None:
+    """Remove the profile's password from the keyring."""
+    from .credentials.keyring import delete_password
+
+    profile = _keyring_profile(state, name)
+    service, user = delete_password(profile)
+    click.echo(f"Deleted the password of '{user}' from the keyring (service '{service}').", err=True)
+
+
+@password.command("check")
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@json_option
+@pass_state
+def password_check(state: State, name: str | None, as_json: bool) -> None:
+    """Say whether the keyring holds the profile's password (never prints it); exit 4 if not."""
+    from .credentials.keyring import has_password
+    from .errors import CredentialError
+
+    profile = _keyring_profile(state, name)
+    service, user, stored, backend = has_password(profile)
+    if as_json:
+        _echo_json({"profile": profile.name, "service": service, "username": user, "stored": stored,
+                    "backend": backend})
+    else:
+        click.echo(f"{'stored' if stored else 'not stored'}: password of '{user}' for service '{service}' "
+                   f"({backend})")
+    if not stored:
+        raise CredentialError(f"profile '{profile.name}': no password in the keyring",
+                              hint=f"{PROG} password set {profile.name}")
+
+
 # -- commands that change the user's file -------------------------------------------------------
 def _example_text() -> str:
     from importlib import resources  # only `init` needs it: kept off the start-up path

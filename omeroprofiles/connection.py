@@ -12,41 +12,13 @@ from typing import Any
 from .classify import no_answer
 from .credentials.base import Credentials
 from .deadline import DeadlineExceeded, run_bounded
-from .errors import CredentialError, ProfileError
+from .fetch import fetch_credentials, with_credentials
 from .gateway import ProfileGateway
 from .login import Session, dispose, session_for
 from .model import Profile
-from .plugins import get_registry
-from .resolve import UnavailableSource
 from .su import become
 
-PROG = "omero-profile"
-
-def fetch_credentials(profile: Profile) -> Credentials:
-    """Ask the profile's credential source; every failure becomes CredentialError (exit 4).
-
-    The source comes from the registry that validated the profile, not from whatever registry
-    is global now. A plugin's own exception is reported by type only and not chained: its text
-    (and so a traceback shown with --debug) could hold a secret.
-    """
-    registry = profile.registry or get_registry()
-    source = registry.source(profile.source)
-    if source is None or isinstance(profile.credentials, UnavailableSource):
-        reason = getattr(profile.credentials, "reason", "") or registry.unavailable_reason(profile.source)
-        raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' is not available"
-                              + (f" ({reason})" if reason else ""),
-                              hint=f"run '{PROG} plugins' to see which plugins loaded and why not")
-    try:
-        credentials = source.fetch(profile, profile.credentials)
-    except ProfileError:
-        raise
-    except Exception as exc:  # a plugin's own failure: name it, without its text (could hold secrets)
-        raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' failed "
-                              f"({type(exc).__name__})") from None
-    if not isinstance(credentials, Credentials):
-        raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' returned "
-                              f"{type(credentials).__name__}, not Credentials")
-    return credentials
+__all__ = ["establish", "fetch_credentials", "open_connection"]
 
 
 def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
@@ -65,22 +37,23 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
 def establish(profile: Profile) -> Session:
     """Fetch credentials, then open the session the profile describes (login, join or su).
 
-    Credentials come first, outside the clock (a person may be typing a password); the network
-    part is bounded by ``profile.timeout`` as a whole.
+    Credentials come first, outside the clock (a person may be typing a password), and at most
+    once per process (``fetch``); the network part is bounded by ``profile.timeout`` as a whole.
     """
-    credentials = fetch_credentials(profile)
+    def attempt(credentials: Credentials) -> Session:
+        def open_session() -> Session:
+            if profile.su:
+                return become(profile, credentials)
+            return session_for(profile, credentials, group=profile.group)
 
-    def open_session() -> Session:
-        if profile.su:
-            return become(profile, credentials)
-        return session_for(profile, credentials, group=profile.group)
+        try:
+            return run_bounded(profile.timeout, open_session, discard)
+        except DeadlineExceeded:
+            raise no_answer(profile, user=credentials.username, timeout=profile.timeout) from None
 
     def discard(late: Session) -> None:
         dispose(late.client, kill=not late.joined)
 
-    try:
-        return run_bounded(profile.timeout, open_session, discard)
-    except DeadlineExceeded:
-        raise no_answer(profile, user=credentials.username, timeout=profile.timeout) from None
+    return with_credentials(profile, attempt)
 
 

@@ -42,6 +42,7 @@ from .api import get_conn
 from .cli import cli
 from .credentials.base import CredentialSource
 from .errors import CredentialError
+from .fetch import forget_all
 from .hookspecs import hookimpl
 from .plugins import Registry, get_registry, reset_registry, source_class_problem
 
@@ -122,6 +123,7 @@ class CredentialSourceContract:
         monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
         monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "no-site-file.toml"))
         reset_registry()
+        forget_all()
         registry = get_registry()
         name = self.source_class.name
         registered = None
@@ -132,6 +134,7 @@ class CredentialSourceContract:
         if registered is not None:
             registry.unregister(registered)
         reset_registry()
+        forget_all()
 
     @pytest.fixture
     def ctx(self, omero_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContractContext:
@@ -218,7 +221,7 @@ class CredentialSourceContract:
 
     def test_fetch_gives_the_users_credentials(self, ctx: ContractContext) -> None:
         from .api import load_profile
-        from .connection import fetch_credentials
+        from .fetch import fetch_credentials
 
         self._write_profile(ctx, self.working_table(ctx))
         credentials = fetch_credentials(load_profile(PROFILE))

@@ -83,7 +83,7 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
         mapped = classify(exc, profile, user=credentials.username, timeout=profile.timeout, joining=joined)
         if mapped is None:
             raise
-        raise mapped from exc
+        raise mapped from (None if joined else exc)  # a join's refusal quotes the session key
 
 
 def _start_session(client: Any, profile: Profile, credentials: Credentials, login_group: str | None) -> None:

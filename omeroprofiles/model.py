@@ -57,6 +57,8 @@ def parse_host(value: str) -> HostAddress:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
+    if "@" in value.split("://", 1)[-1].split("/", 1)[0]:  # first: every later message quotes the value
+        raise ValueError("must not contain a user name or password (user:password@host); use credentials")
     if "://" in value:
         scheme = value.split("://", 1)[0].lower()
         if scheme not in URL_SCHEMES:
@@ -65,8 +67,6 @@ def parse_host(value: str) -> HostAddress:
                 + ", ".join(f"{s}://" for s in URL_SCHEMES) + ")"
             )
         parts = urlsplit(value)
-        if parts.username or parts.password:  # first: every later message quotes the URL
-            raise ValueError("must not contain a user name or password; use credentials")
         try:
             port = parts.port
         except ValueError as exc:

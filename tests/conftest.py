@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from omeroprofiles import plugins
 from omeroprofiles.cli import cli
+from omeroprofiles.fetch import forget_all
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +27,10 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "site" / "profiles.toml"))
     plugins.reset_registry()
+    forget_all()
     yield home
     plugins.reset_registry()
+    forget_all()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from omeroprofiles import CredentialError, load_profile
-from omeroprofiles.connection import fetch_credentials
+from omeroprofiles.fetch import fetch_credentials
 
 
 def _profile(write_user, credentials: str):
@@ -109,3 +109,45 @@ def test_keyring_with_a_real_file_backend(write_user, tmp_path, monkeypatch):
         assert fetch_credentials(profile).password.get_secret_value() == "kr-secret"
     finally:
         keyring.set_keyring(previous)
+
+
+def test_command_expires_as_epoch_or_iso(write_user, tmp_path):
+    script = tmp_path / "c.py"
+    for expires, expected in (('1900000000', 1900000000.0), ('"2030-03-01T12:00:00Z"', 1898596800.0)):
+        script.write_text(f'print(\'{{"username": "u", "password": "p", "expires": {expires}}}\')\n')
+        profile = _profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"] }}')
+        assert fetch_credentials(profile).expires_at == expected
+    script.write_text('print(\'{"username": "u", "password": "p", "expires": "soon"}\')\n')
+    with pytest.raises(CredentialError, match="neither seconds since the epoch nor an ISO 8601"):
+        fetch_credentials(_profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"] }}'))
+
+
+def test_command_output_never_reaches_the_traceback(write_user, tmp_path):
+    import traceback
+
+    script = tmp_path / "c.py"
+    script.write_text('print(\'{"password": "canary-pw-123"}\')\n')  # no username: invalid
+    profile = _profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"] }}')
+    with pytest.raises(CredentialError) as info:
+        fetch_credentials(profile)
+    assert "canary-pw-123" not in "".join(traceback.format_exception(info.value))
+
+
+def test_user_token_file(write_user, tmp_path, monkeypatch):
+    token = tmp_path / "home" / ".omero_user_token" / "token"
+    profile = _profile(write_user, '{ source = "user-token" }')  # host omero.example.org, port 4064
+    with pytest.raises(CredentialError, match="no user token at") as missing:
+        fetch_credentials(profile)
+    assert "omero_user_token set -s omero.example.org -p 4064" in missing.value.hint
+    token.parent.mkdir(parents=True)
+    token.write_text("k-123@other.example.org:4064\n")
+    with pytest.raises(CredentialError, match="is for other.example.org:4064, not omero.example.org:4064") as other:
+        fetch_credentials(profile)
+    assert "k-123" not in str(other.value)
+    token.write_text("garbage")
+    with pytest.raises(CredentialError, match="not a user token"):
+        fetch_credentials(profile)
+    token.write_text("k-123@omero.example.org:4064\n")
+    credentials = fetch_credentials(profile)
+    assert credentials.session_key.get_secret_value() == "k-123"
+    assert "omero_user_token set" in credentials.rejected_hint

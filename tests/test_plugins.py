@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from omeroprofiles import CredentialError, hookimpl, load_profile
-from omeroprofiles.connection import fetch_credentials
 from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
+from omeroprofiles.fetch import fetch_credentials
 from omeroprofiles.plugins import Registry, get_registry
 
 
@@ -21,7 +21,8 @@ def test_builtins_register_through_the_hook():
     registry = Registry(load_entry_points=False)
     impls = registry.pm.hook.omeroprofiles_credential_sources.get_hookimpls()
     assert [i.plugin_name for i in impls] == ["builtin"]
-    assert set(registry.sources) == {"env", "prompt", "command", "keyring", "plain", "session"}
+    assert set(registry.sources) == {"env", "prompt", "command", "keyring", "plain", "session", "omero-login",
+                                     "user-token"}
     assert registry.plugins["builtin"].distribution == "omero-profiles"
 
 
@@ -233,7 +234,7 @@ def test_plugins_command_shows_summaries_and_problems(run):
     assert result.exit_code == 0
     rows = {r["name"]: r for r in json.loads(result.stdout)["plugins"]}
     assert [s["name"] for s in rows["builtin"]["sources"]] == ["env", "prompt", "command", "keyring", "plain",
-                                                               "session"]
+                                                               "session", "omero-login", "user-token"]
     assert all(s["summary"] for s in rows["builtin"]["sources"])
     assert rows["netrc"]["distribution"] == "omero-profiles-netrc" and rows["netrc"]["status"] == "ok"
     assert rows["netrc"]["sources"] == [{"name": "netrc",

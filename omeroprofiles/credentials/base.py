@@ -26,6 +26,8 @@ class Credentials(BaseModel):
     Secrets are ``SecretStr`` until the moment they are passed to omero-py; ``repr`` and ``str``
     never show them. ``expires_at`` (seconds since the epoch, optional) says when the secret
     stops being valid, so a process that keeps it in memory knows to fetch it again.
+    ``fallback_session_keys``: more sessions to try, in order, if ``session_key``'s is dead.
+    ``rejected_hint``: what to tell the person if the server rejects these credentials.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,13 +35,22 @@ class Credentials(BaseModel):
     username: str | None = None
     password: SecretStr | None = None
     session_key: SecretStr | None = None
+    fallback_session_keys: tuple[SecretStr, ...] = ()
     expires_at: float | None = None
+    rejected_hint: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Credentials:
         if self.session_key is None and (self.username is None or self.password is None):
             raise ValueError("credentials need a username and a password, or a session key")
+        if self.fallback_session_keys and self.session_key is None:
+            raise ValueError("fallback_session_keys need a session_key to try first")
         return self
+
+    def attempts(self) -> list[Credentials]:
+        """These credentials, then one per fallback session key: what to try, in order."""
+        return [self, *(self.model_copy(update={"session_key": key, "fallback_session_keys": ()})
+                        for key in self.fallback_session_keys)]
 
 
 _SECRET_TYPES = (SecretStr, SecretBytes)
@@ -85,6 +96,10 @@ class CredentialSource(abc.ABC):
     config_model: ClassVar[type[SourceConfig]] = SourceConfig
     summary: ClassVar[str] = ""
     """One line shown by ``omero-profile plugins``."""
+    remember: ClassVar[bool] = True
+    """Keep what ``fetch`` returns in memory for the life of the process (until it expires or is
+    rejected), so reconnects and pools do not ask again. False for sources that are cheap to read
+    and change under us (a session store)."""
 
     @abc.abstractmethod
     def fetch(self, profile: Profile, config: Any) -> Credentials:

@@ -6,11 +6,14 @@ from ..hookspecs import hookimpl
 from .command import CommandSource
 from .env import EnvSource
 from .keyring import KeyringSource
+from .omero_login import OmeroLoginSource
 from .plain import PlainSource
 from .prompt import PromptSource
 from .session import SessionSource
+from .user_token import UserTokenSource
 
 
 @hookimpl
 def omeroprofiles_credential_sources():
-    return [EnvSource, PromptSource, CommandSource, KeyringSource, PlainSource, SessionSource]
+    return [EnvSource, PromptSource, CommandSource, KeyringSource, PlainSource, SessionSource, OmeroLoginSource,
+            UserTokenSource]

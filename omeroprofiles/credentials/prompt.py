@@ -33,8 +33,8 @@ class PromptSource(CredentialSource):
                 sys.stderr.flush()
                 username = sys.stdin.readline().strip()
             password = getpass.getpass(f"OMERO password for {username}@{target}: ")
-        except (EOFError, KeyboardInterrupt) as exc:
-            raise CredentialError(f"profile '{profile.name}': no credentials entered") from exc
+        except (EOFError, KeyboardInterrupt):
+            raise CredentialError(f"profile '{profile.name}': no credentials entered") from None
         if not username or not password:
             raise CredentialError(f"profile '{profile.name}': empty username or password entered")
         return Credentials(username=username, password=password)

@@ -7,6 +7,7 @@ standard library on both sides, and works for any test process (``curl`` too):
 - ``GET  /sessions``               live sessions: uuid, user, group, refcount, clients, ...
 - ``POST /sessions/<uuid>/expire`` make a session time out now
 - ``POST /sessions/<uuid>/close``  remove a session now, as ``ISession.closeSession`` would
+- ``GET  /counters``               logins, failed logins, joins by key, failed joins, sessions created
 - ``GET  /health``                 ``{"ok": true}``
 """
 
@@ -35,6 +36,9 @@ def serve(registry: Registry, port: int = 0) -> ThreadingHTTPServer:
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
             if self.path == "/sessions":
                 self._reply(200, registry.snapshot())
+            elif self.path == "/counters":
+                with registry.lock:
+                    self._reply(200, dict(registry.counters))
             elif self.path == "/health":
                 self._reply(200, {"ok": True})
             else:

@@ -122,16 +122,20 @@ class RouterI(Glacier2.Router):
         ctx = current.ctx or {}
         agent = ctx.get(omero.constants.AGENT, "")
         rec = None
-        if userId and userId == password:  # joinSession(uuid): the session key as name and password
+        joining = bool(userId) and userId == password  # joinSession(uuid): the key as name and password
+        if joining:
             try:
                 rec = registry.find_live(userId)
+                registry.count("joins")
             except LoginDenied:
                 rec = None
         if rec is None:
             try:
                 user = registry.authenticate(userId, password)
             except LoginDenied as exc:
+                registry.count("failed_joins" if joining else "failed_logins")
                 raise faults.permission_denied(str(exc)) from None
+            registry.count("logins")
             try:
                 rec = registry.create_session(user, ctx.get(omero.constants.GROUP) or None, agent=agent)
             except NoSuchGroup as exc:

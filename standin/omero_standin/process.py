@@ -100,6 +100,11 @@ class StandInServer:
         """Number of live (not closed, not timed-out) sessions, optionally of one user."""
         return sum(1 for s in self.sessions() if user is None or s["user"] == user)
 
+    def counters(self) -> dict[str, int]:
+        """Since start: ``logins`` (password), ``failed_logins``, ``joins`` (by session key),
+        ``failed_joins``, ``sessions_created`` (logins, su, createUserSession)."""
+        return self._control("GET", "/counters")[1]
+
     def expire_session(self, session_uuid: str) -> bool:
         """Make a session time out now (its next call gets SessionTimeoutException)."""
         return self._control("POST", f"/sessions/{session_uuid}/expire")[0] == 200

@@ -95,8 +95,16 @@ class Registry:
         self._clients: dict[str, ClientRecord] = {}
         self._by_conn: dict[str, str] = {}
         self._next_id = 1
+        self.counters: dict[str, int] = {"logins": 0, "failed_logins": 0, "joins": 0, "failed_joins": 0,
+                                         "sessions_created": 0}
+        """Router-level events since start: password logins, joins by session key, and sessions made
+        (by logins and by ISession: su, createUserSession). Tests read them to count real logins."""
 
     # -- users and groups -------------------------------------------------------------
+
+    def count(self, event: str) -> None:
+        with self.lock:
+            self.counters[event] += 1
 
     def authenticate(self, name: str, password: str) -> UserSpec:
         user = self.users.get(name)
@@ -143,6 +151,7 @@ class Registry:
             )
             self._next_id += 1
             self._sessions[rec.uuid] = rec
+            self.counters["sessions_created"] += 1
             return rec
 
     def find_live(self, session_uuid: str) -> SessionRecord:
