@@ -89,13 +89,14 @@ def select(config: Config, explicit: str | None = None) -> Selection:
 
 def shell_export(name: str, shell: str | None = None) -> str:
     """The line that selects ``name`` for one terminal only."""
+    return export_line(PROFILE_ENV, name, shell)
+
+
+def export_line(variable: str, value: str, shell: str | None = None) -> str:
+    """``export VARIABLE=value`` in the syntax of ``shell`` (default ``$SHELL``), value quoted."""
     shell = os.path.basename(shell or os.environ.get("SHELL", "sh"))
     if shell == "fish":
-        return f"set -gx {PROFILE_ENV} {_quote(name)}"
+        return f"set -gx {variable} {shlex.quote(value)}"
     if shell in ("pwsh", "powershell") or (sys.platform == "win32" and shell == "sh"):
-        return f"$env:{PROFILE_ENV} = '{name}'"
-    return f"export {PROFILE_ENV}={_quote(name)}"
-
-
-def _quote(name: str) -> str:
-    return shlex.quote(name)
+        return f"$env:{variable} = '{value.replace(chr(39), chr(39) * 2)}'"
+    return f"export {variable}={shlex.quote(value)}"

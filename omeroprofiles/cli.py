@@ -438,6 +438,37 @@ def logout(state: State, name: str | None) -> None:
     click.echo(f"Ended {ended} stored session(s) of profile '{profile.name}'.", err=True)
 
 
+@cli.command("env")
+@click.argument("name", shell_complete=_complete_profiles)
+@click.option("--session", "with_session", is_flag=True,
+              help="Also join (or create) the profile's shared session and print OMERO_HOST, OMERO_PORT and "
+                   "OMERO_SESSION_KEY: this REVEALS the session key.")
+@click.option("--shell", type=click.Choice(["sh", "bash", "zsh", "fish", "pwsh"]), help="Syntax (default: $SHELL).")
+@pass_state
+def env_(state: State, name: str, with_session: bool, shell: str | None) -> None:
+    """Print the exports a batch job needs: eval "$(omero-profile env prod)" in the job script.
+
+    Without --session only OMERO_PROFILE (no network, no secret): the job reads the profile itself.
+    With --session, the session key: anyone who has it acts as you until the session ends.
+    """
+    from .active import export_line
+
+    config = state.config()
+    profile = config.resolve(name)
+    exports = {"OMERO_PROFILE": profile.name}
+    if with_session:
+        from .connection import establish_new
+        from .login import dispose
+        from .shared import establish_shared
+
+        session = establish_shared(profile, open_new=establish_new)
+        exports.update(OMERO_HOST=profile.host if profile.address.transport else profile.hostname,
+                       OMERO_PORT=str(profile.port), OMERO_SESSION_KEY=session.client.getSessionId())
+        dispose(session.client, kill=False)
+    for variable, value in exports.items():
+        click.echo(export_line(variable, value, shell))
+
+
 @cli.group()
 def password() -> None:
     """The profile's password in the OS keyring (source = "keyring")."""

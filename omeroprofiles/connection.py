@@ -16,9 +16,10 @@ from .fetch import fetch_credentials, with_credentials
 from .gateway import ProfileGateway
 from .login import Session, dispose, session_for
 from .model import Profile
+from .shared import establish_shared
 from .su import become
 
-__all__ = ["establish", "fetch_credentials", "open_connection"]
+__all__ = ["establish", "establish_new", "fetch_credentials", "open_connection"]
 
 
 def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
@@ -35,6 +36,13 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
 
 
 def establish(profile: Profile) -> Session:
+    """The session the profile describes: its shared session (``share_session``), or a new one."""
+    if profile.share_session:
+        return establish_shared(profile, open_new=establish_new)
+    return establish_new(profile)
+
+
+def establish_new(profile: Profile) -> Session:
     """Fetch credentials, then open the session the profile describes (login, join or su).
 
     Credentials come first, outside the clock (a person may be typing a password), and at most

@@ -27,6 +27,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "secure": True,
     "timeout": 30.0,
     "keepalive": 300,
+    "share_session": False,
     "credentials": {"source": "prompt"},
 }
 """What a profile gets for keys that no file sets."""
@@ -128,6 +129,7 @@ class ProfileTable(_Strict):
     su: str | None = Field(default=None, min_length=1)
     timeout: float | None = Field(default=None, gt=0, le=3600)
     keepalive: int | None = Field(default=None, ge=0, le=86400)
+    share_session: bool | None = None
     credentials: dict[str, Any] | None = None
 
     @field_validator("host")
@@ -223,6 +225,7 @@ class Profile(BaseModel):
     su: str | None = None
     timeout: float
     keepalive: int
+    share_session: bool = False
     credentials: Any
     """The credential source's own config model instance (has at least ``source``)."""
 

@@ -109,7 +109,7 @@ def test_config_option_replaces_user_file(run, tmp_path):
 def test_example_file_validates(run):
     result = run("--config", str(EXAMPLE), "validate")
     assert result.exit_code == 0, result.stdout + result.stderr
-    assert "ok: 8 profile(s)" in result.stdout
+    assert "ok: 10 profile(s)" in result.stdout
     names = {d["name"] for d in json.loads(run("--config", str(EXAMPLE), "list", "--json").stdout)}
     sources = {d["source"] for d in json.loads(run("--config", str(EXAMPLE), "list", "--json").stdout)}
     assert {"prod", "staging", "idr"} <= names

@@ -108,3 +108,10 @@ class CredentialSource(abc.ABC):
     def describe(self, config: Any) -> str:
         """Offline one-line description for ``list``: the username if known, else ''. Never a secret."""
         return getattr(config, "username", None) or ""
+
+    def known_username(self, config: Any) -> str | None:
+        """The OMERO user these credentials log in as, if known without fetching a secret; else None.
+
+        Used to find a stored session to join (``share_session``, ``logout``) with no password.
+        """
+        return getattr(config, "username", None)

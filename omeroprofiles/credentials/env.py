@@ -41,3 +41,6 @@ class EnvSource(CredentialSource):
 
     def describe(self, config: EnvConfig) -> str:
         return config.username or f"${config.username_var}"
+
+    def known_username(self, config: EnvConfig) -> str | None:
+        return config.username or os.environ.get(config.username_var) or None
