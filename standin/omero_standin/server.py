@@ -8,7 +8,8 @@ adapter on 127.0.0.1 with SSL and TCP (and optionally WS and WSS) endpoints. Use
 a TOML file (see ``omero_standin.users``; default: the built-in set).
 
     python -m omero_standin.server [--users FILE] [--ssl PORT] [--tcp PORT]
-        [--ws PORT] [--wss PORT] [--control PORT] [--session-timeout SECONDS] [--verbose]
+        [--ws PORT] [--wss PORT] [--control PORT] [--session-timeout SECONDS] [--login-delay SECONDS]
+        [--verbose]
 
 Port 0 picks a free port; WS and WSS are off unless given. When ready it prints exactly one
 JSON line on stdout::
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--session-timeout", metavar="SECONDS", type=float, default=600.0,
         help="idle timeout of sessions (default 600, as OMERO; 0 = never)",
+    )
+    p.add_argument(
+        "--login-delay", metavar="SECONDS", type=float, default=0.0,
+        help="time a password check takes (a real server's LDAP bind or password hash; default 0)",
     )
     p.add_argument("--verbose", action="store_true", help="log every call to stderr")
     p.add_argument("--watch-stdin", action="store_true", help="stop when stdin reaches end of file")
@@ -129,7 +134,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     from .glacier import Locator
     from .state import Registry
 
-    registry = Registry(users, tti_ms=int(args.session_timeout * 1000))
+    registry = Registry(users, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay)
     si = StandIn(users, registry, verbose=args.verbose)
     init = Ice.InitializationData()
     init.properties = ice_properties(args)

@@ -85,8 +85,11 @@ class Registry:
     """All sessions, thread-safe. Methods raise the exceptions above; servants translate them."""
 
     def __init__(
-        self, users: UserDirectory, tti_ms: int = 600_000, clock: Callable[[], float] = time.monotonic
+        self, users: UserDirectory, tti_ms: int = 600_000, clock: Callable[[], float] = time.monotonic,
+        login_delay: float = 0.0,
     ) -> None:
+        self.login_delay = login_delay
+        """Seconds a password check takes, as an LDAP bind or a password hash does on a real server."""
         self.users = users
         self.default_tti_ms = tti_ms
         self.clock = clock
@@ -107,6 +110,8 @@ class Registry:
             self.counters[event] += 1
 
     def authenticate(self, name: str, password: str) -> UserSpec:
+        if self.login_delay:
+            time.sleep(self.login_delay)  # outside the lock: a slow check must not stall other calls
         user = self.users.get(name)
         if user is None or password != user.password:
             raise LoginDenied(f"Password check failed for '{name}'")

@@ -100,3 +100,27 @@ def test_omero_cli_login_against_the_stand_in(omero_server: StandInServer, tmp_p
     assert omero_server.session_count("alice") == 1
     cli.invoke(["logout"], strict=True)
     assert omero_server.session_count("alice") == 0
+
+
+def test_login_delay_slows_password_checks_not_joins(start_omero_server) -> None:
+    import time
+
+    import omero
+
+    server = start_omero_server(ws=False, wss=False, login_delay=0.5)
+    client = omero.client(host=server.host, port=server.ssl_port)
+    started = time.monotonic()
+    client.createSession("alice", "alice-pw")
+    login = time.monotonic() - started
+    client.getSession().detachOnDestroy()
+    key = client.getSessionId()
+    joiner = omero.client(host=server.host, port=server.ssl_port)
+    started = time.monotonic()
+    joiner.joinSession(key)
+    join = time.monotonic() - started
+    assert login >= 0.5 > join
+    assert server.counters() == {"logins": 1, "failed_logins": 0, "joins": 1, "failed_joins": 0,
+                                 "sessions_created": 1}
+    joiner.killSession()
+    joiner.__del__()
+    client.__del__()

@@ -1,0 +1,169 @@
+"""Sessions: joining instead of logging in, and many processes sharing one login.
+
+- ``source = "omero-login"``: get_conn joining a stored session against a fresh password login
+  (``plain``), same stand-in, same run; and how many logins the server counted while joining.
+- 64 processes started at once, each get_conn + getUser + close: ``share_session = true`` against
+  without; logins counted by the server and wall time. Run twice: with the stand-in's password
+  check free (its default), and with it taking 200 ms (``--login-delay``), as an LDAP bind or a
+  password hash does on a real server: sharing saves the login, so what it saves depends on that.
+- Dask, 4 workers x 200 tasks: logins and tasks/s with ``OmeroPlugin`` against every task calling
+  get_conn itself; then the shared session expires mid-run: logins afterwards, errors seen by tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _util import median_seconds, print_table
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "64"))
+WORKER = """
+from omeroprofiles import connect
+with connect({name!r}) as conn:
+    conn.getUser()
+"""
+
+
+def _profiles(server, tmp: Path) -> None:
+    pw = server.users["alice"].password
+    plain = f'{{ source = "plain", username = "alice", password = "{pw}" }}'
+    path = tmp / "profiles.toml"
+    path.write_text(
+        f'[defaults]\nhost = "{server.host}"\nport = {server.ssl_port}\nkeepalive = 0\ntimeout = 120\n'
+        f'[profiles.plain]\ncredentials = {plain}\n'
+        f'[profiles.shared]\nshare_session = true\ncredentials = {plain}\n'
+        '[profiles.stored]\ncredentials = { source = "omero-login", username = "alice" }\n')
+    os.environ.update(OMERO_PROFILES_FILE=str(path), XDG_STATE_HOME=str(tmp / "state"),
+                      OMERO_SESSIONDIR=str(tmp / "sessions"), OMERO_PROFILES_SYSTEM_FILE=str(tmp / "none.toml"))
+
+
+def _cleanup(server) -> None:
+    from omeroprofiles.sessionstore import SessionStore
+
+    store = SessionStore()
+    for stored in store.sessions(server.host, "alice"):
+        server.close_session(stored.key)
+        store.remove(stored)
+
+
+def join_vs_login(server) -> None:
+    from omeroprofiles import get_conn
+    from omeroprofiles.fetch import forget_all
+    from omeroprofiles.sessions import login
+
+    def run(name: str):
+        def once() -> None:
+            forget_all()
+            conn = get_conn(name)
+            conn.getUser()
+            conn.close()
+        return once
+
+    from omeroprofiles import load_profile
+
+    login(load_profile("plain"))
+    for warm in (run("plain"), run("stored")):
+        warm()
+    base = median_seconds(run("plain"), REPEAT)
+    before = server.counters()
+    ours = median_seconds(run("stored"), REPEAT)
+    logins = server.counters()["logins"] - before["logins"]
+    print_table(f"get_conn + getUser + close (median of {REPEAT})", [
+        ("fresh login (source = plain)", base, "1.00x (baseline)"),
+        (f"join the stored session (source = omero-login): {logins} logins counted", ours, f"{ours / base:.2f}x"),
+    ])
+    _cleanup(server)
+
+
+def many_processes(server, delay: float) -> None:
+    def wave(name: str) -> tuple[float, int]:
+        before = server.counters()["logins"]
+        started = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER.format(name=name)]) for _ in range(PROCESSES)]
+        failed = sum(p.wait() != 0 for p in procs)
+        elapsed = time.perf_counter() - started
+        assert not failed, f"{failed} processes failed"
+        return elapsed, server.counters()["logins"] - before
+
+    base, base_logins = wave("plain")
+    ours, our_logins = wave("shared")
+    print_table(f"{PROCESSES} processes at once, get_conn + getUser + close; password check {delay * 1000:.0f} ms", [
+        (f"share_session = false: {base_logins} logins", base, "1.00x (baseline)"),
+        (f"share_session = true: {our_logins} login(s)", ours, f"{ours / base:.2f}x"),
+    ])
+    _cleanup(server)
+
+
+def user_of(_: int) -> str:
+    from omeroprofiles.dask import conn
+
+    return conn().getUser().getName()
+
+
+def own_connection(_: int) -> str:
+    from omeroprofiles import connect
+
+    with connect("plain") as conn:
+        return conn.getUser().getName()
+
+
+def dask(server) -> None:
+    from distributed import Client, LocalCluster
+
+    from omeroprofiles.dask import OmeroPlugin
+
+    tasks = 200
+    with LocalCluster(n_workers=4, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.gather(client.map(lambda i: i, range(8)))  # workers up
+        before = server.counters()["logins"]
+        started = time.perf_counter()
+        assert client.gather(client.map(own_connection, range(tasks))) == ["alice"] * tasks
+        base = time.perf_counter() - started
+        base_logins = server.counters()["logins"] - before
+        client.register_plugin(OmeroPlugin("plain"))
+        before = server.counters()["logins"]
+        started = time.perf_counter()
+        assert client.gather(client.map(user_of, range(tasks, 2 * tasks))) == ["alice"] * tasks
+        ours = time.perf_counter() - started
+        our_logins = server.counters()["logins"] - before
+        print_table(f"Dask, 4 workers x {tasks} tasks (getUser each)", [
+            (f"get_conn per task: {tasks / base:.0f} tasks/s, {base_logins} logins", base, "1.00x (baseline)"),
+            (f"OmeroPlugin: {tasks / ours:.0f} tasks/s, {our_logins} login(s)", ours, f"{base / ours:.1f}x faster"),
+        ])
+        from omeroprofiles.sessionstore import SessionStore
+
+        [stored] = SessionStore().sessions(server.host, "alice", server.ssl_port)
+        server.expire_session(stored.key)
+        before = server.counters()["logins"]
+        futures = client.map(user_of, range(2 * tasks, 3 * tasks))
+        results = client.gather(futures, errors="skip")
+        errors = sum(f.status == "error" for f in futures)
+        print(f"\nshared session expired mid-run: {server.counters()['logins'] - before} login(s) afterwards, "
+              f"{errors} task errors, {len(results)} of {tasks} tasks succeeded")
+    _cleanup(server)
+
+
+def main() -> None:
+    from omero_standin import running_server
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with running_server(ws=False, wss=False) as server:
+            _profiles(server, Path(tmp))
+            join_vs_login(server)
+            many_processes(server, 0.0)
+            dask(server)
+        with running_server(ws=False, wss=False, login_delay=0.2) as server:
+            _profiles(server, Path(tmp))
+            many_processes(server, 0.2)
+            print(f"\nsessions left open on the server: {server.session_count()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
