@@ -238,6 +238,7 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
     """
     from .active import shell_export, write_state_choice
     from .locations import PROFILE_ENV
+    from .text import printable
 
     if clear:
         if name or shell:
@@ -249,7 +250,7 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
         raise click.UsageError("missing profile NAME (or --clear)")
     config = state.config()
     if not config.has(name):
-        raise config.not_found(name)
+        raise config.not_found(printable(name))
     config.resolve(name)  # refuse to activate a profile that cannot be used
     if shell:
         click.echo(shell_export(name))
@@ -544,6 +545,8 @@ def remove(state: State, name: str) -> None:
     from .text import printable
     from .writing import locked
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     _require_in_user_file(state, name)
     with locked(state.locations.user_file):  # one hold: a racing 'use NAME' cannot slip in between
         edit_user_file(state.locations, remove_profile(name))
@@ -584,6 +587,8 @@ def set_(state: State, name: str, key: str, value: str | None, ask: bool, from_s
     from .plugins import get_registry
     from .text import printable
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     if name != "defaults":
         _require_in_user_file(state, name)
     if (value is not None) + ask + from_stdin != 1:
@@ -619,6 +624,8 @@ def unset(state: State, name: str, key: str) -> None:
     from .edit import edit_user_file, set_key
     from .text import printable
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     if name != "defaults":
         _require_in_user_file(state, name)
     edit_user_file(state.locations, set_key(name, key, None, unset=True))

@@ -43,6 +43,9 @@ from .writing import atomic_write, locked, writable_target
 STRING_KEYS = {"host", "su", "description", "extends"}
 """Keys whose value is always text, so ``set prod su 1234`` stores the string '1234'."""
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+"""Every key a profile or a credential source can have is a TOML bare key (no quotes, no control characters)."""
+
 Change = Callable[[tomlkit.TOMLDocument], str]
 """An edit: changes the parsed document and returns the file's new text."""
 
@@ -371,8 +374,8 @@ def remove_profile(name: str) -> Change:
 def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Change:
     """Set (or remove) ``key`` or ``credentials.key`` in profile ``name``; ``name`` 'defaults' edits [defaults]."""
     parts = dotted.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(parts):
-        raise ConfigError(f"cannot set '{dotted}': use a profile key (host, port, ...) or credentials.KEY")
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(map(_BARE_KEY.fullmatch, parts)):
+        raise ConfigError(f"cannot set '{printable(dotted)}': use a profile key (host, port, ...) or credentials.KEY")
     if not unset:
         _refuse_non_finite(f"{_table_name(name)}: {dotted}", value)
     plain = copy.deepcopy(value)

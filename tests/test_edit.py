@@ -820,3 +820,26 @@ def test_editing_inside_a_value_that_is_not_a_table_is_refused(text: str, args: 
     assert result.exit_code == 2
     assert f"omero-profile: error: {cfg}: {message}\n" in result.stderr
     assert _snapshot(cfg) == before
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (("set", "prod", "x\nfake-row", "1"), 2),
+    (("set", "prod", "credentials.x\nfake-row", "1"), 2),
+    (("set", "defaults", "x\nfake-row", "1"), 2),
+    (("unset", "prod", "x\nfake-row"), 2),
+    (("add", "a\nfake-row", "--host", "h.org"), 2),
+    (("remove", "prod\nfake-row"), 3),
+    (("use", "prod\nfake-row"), 3),
+    (("set", "prod\nfake-row", "port", "1"), 3),
+    (("unset", "prod\nfake-row", "port"), 3),
+])
+def test_names_and_keys_with_control_characters_are_escaped_in_errors(args: tuple[str, ...], code: int,
+                                                                      cfg: Path, ed) -> None:
+    """Messages are split into lines before they are escaped: text from the command line is escaped first."""
+    _write(cfg, COMMENTED)
+    before = _snapshot(cfg)
+    result = ed(*args)
+    assert result.exit_code == code, result.stderr
+    assert "\\nfake-row" in result.stderr
+    assert all("fake-row" not in line or "\\nfake-row" in line for line in result.stderr.splitlines()), result.stderr
+    assert _snapshot(cfg) == before
