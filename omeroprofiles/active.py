@@ -3,6 +3,10 @@
 The state written by ``use`` is tool-owned (never the user's profiles.toml) and keyed by the
 profiles file it applies to, so ``--config other.toml use x`` does not change the default file's
 active profile.
+
+``use`` and ``remove`` both change the state under the *profiles file's* writer lock, and ``use``
+re-reads the file under it: a ``use x`` racing ``remove x`` either lands first (and ``remove``
+clears it) or finds x gone. The state never names a profile that a ``remove`` took away.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import tomli_w
 
 from .errors import ConfigError, ProfileNotFound
 from .files import tomllib
+from .filesystem import Unusable, read_regular
 from .locations import PROFILE_ENV, Locations
+from .plugins import Registry
 from .resolve import Config
+from .text import printable
 from .writing import atomic_write, locked
 
 
@@ -37,9 +44,11 @@ def _key(locations: Locations) -> str:
 
 
 def read_state(path: Path) -> dict[str, Any]:
+    """The state file's data; {} when it is missing or damaged. Never blocks on a FIFO or reads a device."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        raw = read_regular(path)
+        return tomllib.loads(raw.decode("utf-8")) if raw is not None else {}
+    except (Unusable, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return {}  # tool-owned and rewritable: a damaged state file means "nothing chosen"
 
 
@@ -49,8 +58,34 @@ def state_choice(locations: Locations) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def write_state_choice(locations: Locations, name: str | None) -> None:
-    """Record (or, with None, forget) the active profile for this profiles file."""
+def write_state_choice(locations: Locations, name: str | None, *, registry: Registry | None = None) -> None:
+    """Record (or, with None, forget) the active profile for this profiles file.
+
+    Recording re-reads the profiles file under its writer lock and refuses a profile that is not
+    (or no longer) defined or cannot be resolved, so a concurrent ``remove`` cannot be undone.
+    """
+    with locked(locations.user_file):
+        if name is not None:
+            config = Config.load(locations=locations, registry=registry)
+            if not config.has(name):
+                raise config.not_found(name)
+            config.resolve(name)
+        _write_choice(locations, name)
+
+
+def forget_choice(locations: Locations, name: str) -> bool:
+    """Forget the active choice if it is ``name`` (a profile just removed); True if it was.
+
+    Call it under ``locked(locations.user_file)``, in the same hold as the removal.
+    """
+    with locked(locations.user_file):
+        if state_choice(locations) != name:
+            return False
+        _write_choice(locations, None)
+        return True
+
+
+def _write_choice(locations: Locations, name: str | None) -> None:
     path = locations.state_file
     with locked(path):
         state = read_state(path)
@@ -75,7 +110,16 @@ def select(config: Config, explicit: str | None = None) -> Selection:
     for name, reason, detail in candidates:
         if name:
             if not config.has(name):
-                raise config.not_found(name, f" ({detail})")
+                error = config.not_found(printable(name), f" ({detail})")  # env and state are unchecked text
+                if reason == "state" and isinstance(error, ProfileNotFound):
+                    names = config.names()
+                    error.message = (f"the active profile '{printable(name)}' ({detail}) is no longer defined "
+                                     f"in {locations.user_file}: it was removed or renamed after "
+                                     "'omero-profile use' chose it."
+                                     + (f" Available: {', '.join(names)}." if names else ""))
+                    error.hint = ("choose another with 'omero-profile use NAME', or forget the choice with "
+                                  "'omero-profile use --clear'")
+                raise error
             return Selection(name, reason, detail)
     if config.file_problems:  # e.g. a syntax error: "no profiles are defined" would be false
         raise ConfigError(config.file_problems)

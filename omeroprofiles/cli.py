@@ -238,6 +238,7 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
     """
     from .active import shell_export, write_state_choice
     from .locations import PROFILE_ENV
+    from .text import printable
 
     if clear:
         if name or shell:
@@ -249,7 +250,7 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
         raise click.UsageError("missing profile NAME (or --clear)")
     config = state.config()
     if not config.has(name):
-        raise config.not_found(name)
+        raise config.not_found(printable(name))
     config.resolve(name)  # refuse to activate a profile that cannot be used
     if shell:
         click.echo(shell_export(name))
@@ -549,11 +550,16 @@ def _example_text() -> str:
 @pass_state
 def init(state: State) -> None:
     """Write a starter profiles file (from profiles.example.toml) if none exists."""
+    from .filesystem import Unusable, read_regular
     from .writing import atomic_write, locked
 
     target = state.locations.user_file
     with locked(target):
-        if target.exists():
+        try:
+            existing = read_regular(target)
+        except Unusable as exc:
+            raise ConfigError(f"{target}: {exc}; nothing was written") from None
+        if existing is not None:
             raise ConfigError(f"{target} already exists; nothing was written",
                               hint=f"edit it, or use '{PROG} add' / '{PROG} set'")
         atomic_write(target, _example_text())
@@ -631,6 +637,7 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
     """Add a profile to your profiles file (comments and layout are kept)."""
     from .edit import add_profile, edit_user_file, parse_value
     from .plugins import get_registry
+    from .text import printable
 
     if not host and not extends:
         raise click.UsageError("give --host (or --extends PROFILE to inherit one)")
@@ -660,19 +667,10 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
             raise click.UsageError("credential keys need --source")
         values["credentials"] = credentials
 
-    def change(doc):
-        text = add_profile(name, values)(doc)
-        if not make_default:
-            return text
-        import tomlkit
-
-        with_default = tomlkit.parse(text)
-        with_default["default"] = name
-        return with_default.as_string()
-
+    change = add_profile(name, values, make_default=make_default)
     before = _mode(state.locations.user_file)
     edit_user_file(state.locations, change, private=bool(asked))
-    click.echo(f"Added profile '{name}' to {state.locations.user_file}", err=True)
+    click.echo(printable(f"Added profile '{name}' to {state.locations.user_file}"), err=True)
     if asked:
         _tightened_notice(state.locations.user_file, before)
 
@@ -693,15 +691,20 @@ def _require_in_user_file(state: State, name: str) -> None:
 @pass_state
 def remove(state: State, name: str) -> None:
     """Remove a profile from your profiles file (everything else is left byte-for-byte)."""
-    from .active import state_choice, write_state_choice
+    from .active import forget_choice
     from .edit import edit_user_file, remove_profile
+    from .text import printable
+    from .writing import locked
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     _require_in_user_file(state, name)
-    edit_user_file(state.locations, remove_profile(name))
-    if state_choice(state.locations) == name:
-        write_state_choice(state.locations, None)
-        click.echo(f"'{name}' was the active profile; the active choice is cleared.", err=True)
-    click.echo(f"Removed profile '{name}' from {state.locations.user_file}", err=True)
+    with locked(state.locations.user_file):  # one hold: a racing 'use NAME' cannot slip in between
+        edit_user_file(state.locations, remove_profile(name))
+        cleared = forget_choice(state.locations, name)
+    if cleared:
+        click.echo(printable(f"'{name}' was the active profile; the active choice is cleared."), err=True)
+    click.echo(printable(f"Removed profile '{name}' from {state.locations.user_file}"), err=True)
 
 
 def _source_of(state: State, name: str) -> str | None:
@@ -733,7 +736,10 @@ def set_(state: State, name: str, key: str, value: str | None, ask: bool, from_s
     """
     from .edit import edit_user_file, parse_value, set_key
     from .plugins import get_registry
+    from .text import printable
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     if name != "defaults":
         _require_in_user_file(state, name)
     if (value is not None) + ask + from_stdin != 1:
@@ -755,7 +761,7 @@ def set_(state: State, name: str, key: str, value: str | None, ask: bool, from_s
         get_registry().secret_keys(source, [key.split(".", 1)[1]]))
     before = _mode(state.locations.user_file)
     edit_user_file(state.locations, set_key(name, key, parsed), private=holds_secret)
-    click.echo(f"Set {key} in '{name}'", err=True)
+    click.echo(printable(f"Set {key} in '{name}'"), err=True)
     if holds_secret:
         _tightened_notice(state.locations.user_file, before)
 
@@ -767,11 +773,14 @@ def set_(state: State, name: str, key: str, value: str | None, ask: bool, from_s
 def unset(state: State, name: str, key: str) -> None:
     """Remove KEY from profile NAME, so it is inherited again (from extends, [defaults] or built-ins)."""
     from .edit import edit_user_file, set_key
+    from .text import printable
 
+    if printable(name) != name:  # control characters: never a profile name, and never echoed raw
+        raise state.config().not_found(printable(name))
     if name != "defaults":
         _require_in_user_file(state, name)
     edit_user_file(state.locations, set_key(name, key, None, unset=True))
-    click.echo(f"Unset {key} in '{name}'", err=True)
+    click.echo(printable(f"Unset {key} in '{name}'"), err=True)
 
 
 @cli.command()

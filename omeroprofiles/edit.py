@@ -10,27 +10,41 @@ new key landed below such a comment; a new table ate the file's blank-line layou
 removing a table, and adding a key, also build the text a person would write, and use it when it
 parses to exactly what tomlkit produced (otherwise tomlkit's own rendering stands). That makes
 ``add`` followed by ``remove`` give back the file byte for byte.
+
+Whatever text is chosen is then checked against what the edit means: read back with the stdlib
+parser, it must equal the old file's data with exactly this change applied. tomlkit represents a
+valid file whose ``[profiles.*]`` tables are split by another table, or written as dotted keys,
+with a proxy that cannot add a table and, given one, files later keys under it; the check turns
+any such surprise into a refusal (exit 2, nothing written) instead of a silently different file.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import tomlkit
+from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import InlineTable, Table
 
 from . import files as files_mod
 from .errors import ConfigError, ProfileNotFound
 from .locations import Locations
+from .model import name_problem
 from .plugins import Registry
 from .resolve import Config
-from .writing import atomic_write, locked
+from .text import printable
+from .writing import atomic_write, locked, writable_target
 
 STRING_KEYS = {"host", "su", "description", "extends"}
 """Keys whose value is always text, so ``set prod su 1234`` stores the string '1234'."""
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+"""Every key a profile or a credential source can have is a TOML bare key (no quotes, no control characters)."""
 
 Change = Callable[[tomlkit.TOMLDocument], str]
 """An edit: changes the parsed document and returns the file's new text."""
@@ -52,12 +66,23 @@ def edit_user_file(locations: Locations, change: Change, *,
         old_text, unreadable = files_mod.read_text(path)
         if unreadable is not None:
             raise ConfigError([unreadable], hint="nothing was written")
+        if old_text is not None:
+            writable_target(path)  # a read-only file is refused before any other complaint
         old_text = old_text or ""
         before = files_mod.parse_text(path, old_text)
-        syntax = [p for p in before.problems if p.message.startswith("TOML syntax error")]
-        if syntax:
-            raise ConfigError(syntax, hint="fix the syntax error first; nothing was written")
-        new_text = change(tomlkit.parse(old_text))
+        if before.unparsed:
+            raise ConfigError(before.problems, hint="fix the syntax error first; nothing was written")
+        try:
+            doc = tomlkit.parse(old_text)
+        except (TOMLKitError, RecursionError) as exc:  # the stdlib parser read it; tomlkit may still refuse
+            raise ConfigError(f"{path}: cannot be edited: {exc}", hint="nothing was written") from None
+        try:
+            new_text = change(doc)
+        except TOMLKitError as exc:  # tomlkit refused the change in this layout
+            raise ConfigError(f"{path}: this change cannot be made to this file's layout: {exc}",
+                              hint="nothing was written") from None
+        except LayoutError as exc:
+            raise ConfigError(f"{path}: {exc.message}", hint=exc.hint or "nothing was written") from None
         if new_text == old_text:
             return new_text
         old_problems = set(_config_for(locations, before, registry).problems())
@@ -205,6 +230,65 @@ def _value(value: Any) -> str:
     return value.as_string() if hasattr(value, "as_string") else tomlkit.item(value).as_string()
 
 
+# -- what an edit means ------------------------------------------------------------------------------
+class LayoutError(ConfigError):
+    """The file's layout does not allow this edit (``edit_user_file`` adds the file's path)."""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as TOML data: same types (``1`` is not ``true`` nor ``1.0``), and nan equals nan."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
+
+
+def _normal(data: dict[str, Any]) -> dict[str, Any]:
+    """An empty ``profiles`` or ``defaults`` table means none (tomlkit drops an implicit one with its last key)."""
+    return {k: v for k, v in data.items() if not (k in ("profiles", "defaults") and v == {})}
+
+
+def _meaning_checked(before: str, candidates: list[str | None], expect: Callable[[dict[str, Any]], None]) -> str:
+    """The first candidate text that reads back as the old data with ``expect`` applied; else refuse."""
+    wanted = files_mod.tomllib.loads(before)
+    expect(wanted)
+    for text in candidates:
+        if text is None:
+            continue
+        try:
+            got = files_mod.tomllib.loads(text)
+        except (files_mod.tomllib.TOMLDecodeError, RecursionError):
+            continue
+        if _same(_normal(got), _normal(wanted)):
+            return text
+    raise LayoutError("this change cannot be made to this file's layout without changing something else "
+                      "(e.g. profiles written as dotted keys or split by other tables)",
+                      hint="nothing was written; edit the file by hand, or write each profile as a "
+                           "[profiles.NAME] table")
+
+
+def _table_name(name: str) -> str:
+    return "[defaults]" if name == "defaults" else f"profile '{name}'"
+
+
+def _refuse_non_finite(where: str, value: Any) -> None:
+    """``nan`` and ``inf`` parse as TOML floats; say what is wrong rather than 'should be <= 3600'."""
+    if isinstance(value, float) and not math.isfinite(value):
+        what = "not a number" if math.isnan(value) else "not a finite number"
+        raise ConfigError(f"{where}: {what} ({value})", hint="give a number, e.g. 30; nothing was written")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_non_finite(f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_non_finite(where, item)
+
+
 # -- the edits ----------------------------------------------------------------------------------------
 def _profiles_table(doc: tomlkit.TOMLDocument, create: bool) -> Table | None:
     if "profiles" not in doc:
@@ -229,7 +313,30 @@ def _render_profile(name: str, values: Mapping[str, Any]) -> str:
     return doc.as_string()
 
 
-def add_profile(name: str, values: Mapping[str, Any]) -> Change:
+def _with_default(text: str | None, name: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        doc = tomlkit.parse(text)
+        doc["default"] = name
+        return doc.as_string()
+    except (TOMLKitError, RecursionError):
+        return None
+
+
+def add_profile(name: str, values: Mapping[str, Any], *, make_default: bool = False) -> Change:
+    """Add ``[profiles.NAME]`` with ``values`` (and, with ``make_default``, ``default = NAME``)."""
+    problem = name_problem(name)
+    if problem:
+        raise ConfigError(f"cannot add profile '{printable(name)}': {problem}")
+    for key, value in values.items():
+        _refuse_non_finite(f"profile '{name}': {key}", value)
+
+    def expect(data: dict[str, Any]) -> None:
+        data.setdefault("profiles", {})[name] = copy.deepcopy(dict(values))
+        if make_default:
+            data["default"] = name
+
     def change(doc: tomlkit.TOMLDocument) -> str:
         before = doc.as_string()
         profiles = _profiles_table(doc, create=True)
@@ -240,8 +347,13 @@ def add_profile(name: str, values: Mapping[str, Any]) -> Change:
         if isinstance(profiles, InlineTable):  # TOML cannot put a [table] inside one
             raise ConfigError("this file writes 'profiles' as an inline table; rewrite it as [profiles.NAME] "
                               "tables to add profiles with this command")
-        profiles.add(name, _new_table(values))
-        return _preferred(doc, _text_with_table(before, _render_profile(name, values)))
+        candidates = [_text_with_table(before, _render_profile(name, values))]
+        if isinstance(profiles, Table):  # not tomlkit's proxy for split or dotted tables: it misfiles keys
+            profiles.add(name, _new_table(values))
+            candidates.append(doc.as_string())
+        if make_default:
+            candidates = [_with_default(text, name) for text in candidates]
+        return _meaning_checked(before, candidates, expect)
     return change
 
 
@@ -254,19 +366,36 @@ def remove_profile(name: str) -> Change:
         del profiles[name]
         if len(profiles) == 0 and getattr(profiles, "is_super_table", lambda: False)():
             del doc["profiles"]
-        return _preferred(doc, _text_without_profile(before, name))
+        return _meaning_checked(before, [_preferred(doc, _text_without_profile(before, name)), doc.as_string()],
+                                lambda data: data["profiles"].pop(name))
     return change
 
 
 def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Change:
     """Set (or remove) ``key`` or ``credentials.key`` in profile ``name``; ``name`` 'defaults' edits [defaults]."""
     parts = dotted.split(".")
-    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(parts):
-        raise ConfigError(f"cannot set '{dotted}': use a profile key (host, port, ...) or credentials.KEY")
+    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "credentials") or not all(map(_BARE_KEY.fullmatch, parts)):
+        raise ConfigError(f"cannot set '{printable(dotted)}': use a profile key (host, port, ...) or credentials.KEY")
+    if not unset:
+        _refuse_non_finite(f"{_table_name(name)}: {dotted}", value)
+    plain = copy.deepcopy(value)
     if isinstance(value, Mapping):
         value = _inline(value)  # a table value stays on its line, written like the docs write it
 
+    def expect(data: dict[str, Any]) -> None:
+        table = data.setdefault("defaults", {}) if name == "defaults" else data["profiles"][name]
+        container, key = (table.setdefault("credentials", {}), parts[1]) if len(parts) == 2 else (table, parts[0])
+        if unset:
+            del container[key]
+        else:
+            container[key] = plain
+
     def change(doc: tomlkit.TOMLDocument) -> str:
+        before = doc.as_string()
+        text = _set(doc)
+        return _meaning_checked(before, [text, doc.as_string()], expect)
+
+    def _set(doc: tomlkit.TOMLDocument) -> str:
         before = doc.as_string()
         path: tuple[str, ...] = ("defaults",) if name == "defaults" else ("profiles", name)
         if name == "defaults":
@@ -284,13 +413,21 @@ def set_key(name: str, dotted: str, value: Any, *, unset: bool = False) -> Chang
             if profiles is None or name not in profiles:
                 raise ProfileNotFound(f"profile '{name}' is not defined in this file")
             table = profiles[name]
+        if not isinstance(table, dict):  # e.g. 'defaults = 5': the file already says this is wrong
+            raise LayoutError(f"{_table_name(name)} is not a table; "
+                              f"cannot set '{dotted}'")
         if len(parts) == 2:
             if "credentials" not in table:
                 if unset:
                     raise ConfigError(f"'{dotted}' is not set")
-                table.add("credentials", _inline({parts[1]: value}))
+                if isinstance(table, Table):
+                    table.add("credentials", _inline({parts[1]: value}))
+                else:  # tomlkit's proxy for a table split by others or written as dotted keys
+                    table["credentials"] = _inline({parts[1]: value})
                 return _preferred(doc, _text_with_key(before, path, "credentials", {parts[1]: value}))
             container = table["credentials"]
+            if not isinstance(container, dict):  # tomlkit tables are dicts; a string here is a broken file
+                raise LayoutError(f"'credentials' of '{name}' is not a table; cannot set '{dotted}'")
             key = parts[1]
         else:
             container, key = table, parts[0]

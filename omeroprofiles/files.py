@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Problem
+from .filesystem import Unusable, read_regular
 from .text import did_you_mean
 
 if sys.version_info >= (3, 11):
@@ -20,6 +21,10 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TOP_LEVEL_KEYS = ("default", "defaults", "profiles")
+
+MAX_NESTING = 100
+"""Deepest nesting of arrays and inline tables we parse: tomlkit (the editor) refuses deeper values,
+and the stdlib parser recurses once per level (500 levels overflowed Python's stack)."""
 
 
 @dataclass
@@ -32,6 +37,8 @@ class ProfilesFile:
     exists: bool = False
     data: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    unparsed: bool = False
+    """The file could not be read or parsed at all: its data says nothing, and it must not be edited."""
 
     @property
     def label(self) -> str:
@@ -57,9 +64,54 @@ def _syntax_problem(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> Prob
     return Problem(str(path), f"TOML syntax error: {message}", line=line, column=column)
 
 
+def _too_deep(text: str, limit: int = MAX_NESTING) -> tuple[int, int] | None:
+    """Line and column where arrays/inline tables nest deeper than ``limit``, else None.
+
+    A scan of brackets outside strings and comments, so a hostile file is refused with its place
+    before any recursive parser sees it. Unterminated strings end the scan: the parser reports them.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth, pos = 0, 0
+    while True:
+        found = _TOKEN.search(text, pos)
+        if found is None:
+            return None
+        token, pos = found.group(), found.end()
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                start = found.start()
+                line_start = text.rfind("\n", 0, start) + 1
+                return text.count("\n", 0, start) + 1, start - line_start + 1
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+        else:
+            end = _STRING_END[token].match(text, pos)
+            if end is None:
+                return None
+            pos = end.end()
+
+
+_TOKEN = re.compile(r'"""|\'\'\'|["\'#\[\]{}]')
+_STRING_END = {
+    '"""': re.compile(r'(?:[^\\]|\\.)*?"""(?:"{1,2}(?!"))?', re.S),
+    "'''": re.compile(r"(?:.)*?'''(?:'{1,2}(?!'))?", re.S),
+    '"': re.compile(r'(?:[^"\\\n]|\\.)*"'),
+    "'": re.compile(r"[^'\n]*'"),
+    "#": re.compile(r"[^\n]*"),
+}
+
+
 def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
     """Parse TOML text as a profiles file; problems are recorded, never raised."""
     result = ProfilesFile(path=path, kind=kind, exists=True)
+    deep = _too_deep(text)
+    if deep is not None:
+        result.unparsed = True
+        result.problems.append(Problem(str(path), f"TOML value nested more than {MAX_NESTING} levels deep "
+                                       "(arrays or inline tables)", line=deep[0], column=deep[1]))
+        return result
     try:
         result.data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -68,6 +120,11 @@ def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
             problem = Problem(str(path), "TOML syntax error: the file starts with a byte-order mark (BOM); "
                               "save it as UTF-8 without BOM", line=1, column=1)
         result.problems.append(problem)
+        result.unparsed = True
+        return result
+    except RecursionError:  # the scan above should make this unreachable; never let it become exit 1
+        result.problems.append(Problem(str(path), "TOML value nested too deeply to read"))
+        result.unparsed = True
         return result
     _check_top_level(result)
     return result
@@ -76,16 +133,16 @@ def parse_text(path: Path, text: str, kind: str = "user") -> ProfilesFile:
 def read_text(path: Path) -> tuple[str | None, Problem | None]:
     """The file's text (None when it does not exist), or the problem that stops it being read.
 
-    Shared by reading and editing, so an unreadable file is a located problem everywhere, never a crash.
+    Shared by reading and editing, so an unreadable file is a located problem everywhere, never a
+    crash or a hang: only regular files (or symlinks to one) are read, never FIFOs or devices, and
+    at most ``filesystem.MAX_BYTES``.
     """
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+        raw = read_regular(path)
+    except Unusable as exc:
+        return None, Problem(str(path), str(exc))
+    if raw is None:
         return None, None
-    except IsADirectoryError:
-        return None, Problem(str(path), "is a directory, not a file")
-    except PermissionError:
-        return None, Problem(str(path), "cannot be read (permission denied)")
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -97,7 +154,7 @@ def read(path: Path, kind: str) -> ProfilesFile:
     """Read one file; a missing file is simply empty (``exists`` False)."""
     text, problem = read_text(path)
     if problem is not None:
-        return ProfilesFile(path, kind, True, problems=[problem])
+        return ProfilesFile(path, kind, True, problems=[problem], unparsed=True)
     if text is None:
         return ProfilesFile(path=path, kind=kind)
     return parse_text(path, text, kind)

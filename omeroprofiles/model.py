@@ -15,8 +15,23 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-"""Profile names: a letter or digit, then letters, digits, '.', '_' or '-'; at most 64 chars."""
+RESERVED_NAMES = ("defaults",)
+"""Names the CLI reads as something else: ``set defaults KEY VALUE`` edits the ``[defaults]`` table,
+so a profile called 'defaults' could never be edited by name."""
+
+NAME_PATTERN = r"^(?!(?:defaults)$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""Profile names: a letter or digit, then letters, digits, '.', '_' or '-'; at most 64 chars;
+not one of ``RESERVED_NAMES`` (spelled out in the pattern, which resolve and ``extends`` use)."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a profile name, in words; None if it can."""
+    if name in RESERVED_NAMES:
+        return f"'{name}' is reserved ('omero-profile set {name} KEY VALUE' edits the [{name}] table)"
+    if not re.match(NAME_PATTERN, name):
+        return ("invalid profile name: use letters, digits, '.', '_' or '-' "
+                "(starting with a letter or digit, at most 64 characters)")
+    return None
 
 DEFAULT_PORT = 4064
 URL_SCHEMES = {"ssl": 4064, "tcp": 4063, "ws": 80, "wss": 443}
@@ -119,6 +134,8 @@ Group = int | str
 
 class ProfileTable(_Strict):
     """One table as written in a file: every key optional, none unknown."""
+
+    model_config = _Strict.model_config | ConfigDict(regex_engine="python-re")  # NAME_PATTERN's look-ahead
 
     description: str | None = None
     extends: str | None = Field(default=None, pattern=NAME_PATTERN)

@@ -97,6 +97,13 @@ CASES = [
          profile="a b"),
     Case("profile-name-with-slash", '[profiles."a/b"]\nhost = "omero.example.org"\n', "invalid profile name",
          profile="a/b"),
+    Case("profile-named-defaults", '[profiles.defaults]\nhost = "omero.example.org"\n' + H, "invalid profile name",
+         profile="defaults"),  # reserved: 'set defaults KEY VALUE' edits [defaults]
+    # -- values nested deeper than any parser should recurse (500 levels: RecursionError, exit 1) ----
+    Case("nested-500-arrays", H + "description = " + "[" * 500 + "]" * 500 + "\n",
+         "TOML value nested more than 100 levels deep", profile=None, line=3, column=True),
+    Case("nested-300-inline-tables", H + "credentials = " + "{ a = " * 300 + "1" + " }" * 300 + "\n",
+         "TOML value nested more than 100 levels deep", profile=None, line=3, column=True),
     # -- keys of one profile -------------------------------------------------------------------
     key("typo-key", '[profiles.a]\nhots = "omero.example.org"\n', "hots", "unknown key (did you mean 'host'?)"),
     key("unknown-sub-table", H + "[profiles.a.extra]\nx = 1\n", "extra", "unknown key"),
@@ -144,6 +151,7 @@ CASES = [
     key("extends-unknown", H + 'extends = "prdo"\n[profiles.prod]\nhost = "h.example.org"\n', "extends",
         "extends unknown profile 'prdo' (did you mean 'prod'?)"),
     key("extends-not-text", H + "extends = 1\n", "extends", "valid string (got an integer)"),
+    key("extends-reserved-name", H + 'extends = "defaults"\n', "extends", "string should match pattern"),
     key("extends-broken-parent", '[profiles.p]\nhots = "x"\n[profiles.a]\nextends = "p"\nhost = "h.example.org"\n',
         "hots", "unknown key (did you mean 'host'?)", profile="p"),
     # -- credentials (each source validates its own table) -----------------------------------

@@ -630,3 +630,217 @@ def test_edit_functions_on_a_document_in_memory() -> None:
 ])
 def test_parse_value(key: str, raw: str, value: object) -> None:
     assert parse_value(key, raw) == value
+
+
+# -- hardening: layouts tomlkit cannot extend, reserved names, values that are not numbers -------
+LAYOUTS = {
+    "split-by-defaults": '[profiles.a]\nhost = "a.org"\nport = 1\n\n[defaults]\ntimeout = 5\n\n'
+                         '[profiles.b]\nhost = "b.org"\n',
+    "dotted-keys": 'profiles.a.host = "a.org"\nprofiles.a.port = 1\nprofiles.b.host = "b.org"\n',
+    "dotted-keys-then-tables": 'default = "a"\nprofiles.a.host = "a.org"\nprofiles.a.port = 1\n'
+                               'profiles.b.host = "b.org"\n\n[defaults]\ntimeout = 5\n',
+    "sub-table-split-off": '[profiles.a]\nhost = "a.org"\nport = 1\n[profiles.b]\nhost = "b.org"\n'
+                           '[profiles.a.credentials]\nsource = "env"\n',
+}
+
+
+def _expected(data: dict, name: str, key: str, value: object) -> dict:
+    data["profiles"][name][key] = value
+    return data
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_edits_of_split_and_dotted_layouts_change_exactly_what_was_asked(layout: str, cfg: Path, ed) -> None:
+    """tomlkit hands these to us as a proxy without .add (was: AttributeError, exit 1)."""
+    text = LAYOUTS[layout]
+    _write(cfg, text)
+    want = tomllib.loads(text)
+    for args, change in [
+        (("add", "z", "--host", "z.org"), lambda d: d["profiles"].__setitem__("z", {"host": "z.org"})),
+        (("set", "a", "port", "4063"), lambda d: _expected(d, "a", "port", 4063)),
+        (("set", "b", "secure", "false"), lambda d: _expected(d, "b", "secure", False)),
+        (("set", "b", "credentials", '{ source = "env" }'), lambda d: _expected(d, "b", "credentials",
+                                                                              {"source": "env"})),
+        (("set", "b", "credentials.username", "bob"), lambda d: d["profiles"]["b"]["credentials"].update(
+            username="bob")),
+        (("unset", "a", "port"), lambda d: d["profiles"]["a"].pop("port")),
+        (("remove", "z"), lambda d: d["profiles"].pop("z")),
+        (("add", "y", "--host", "y.org", "--make-default"), lambda d: (
+            d["profiles"].__setitem__("y", {"host": "y.org"}), d.__setitem__("default", "y"))),
+    ]:
+        result = ed(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        change(want)
+        assert tomllib.loads(cfg.read_text()) == want, (args, cfg.read_text())
+    assert ed("validate").exit_code == 0
+
+
+def test_an_edit_that_would_change_more_than_asked_is_refused(cfg: Path, ed) -> None:
+    """Profiles as dotted keys inside [profiles]: emptying 'a' makes tomlkit drop it whole."""
+    _write(cfg, '[profiles]\na.host = "a.org"\nb.host = "b.org"\n')
+    before = _snapshot(cfg)
+    result = ed("unset", "a", "host")
+    assert result.exit_code == 2
+    assert (f"{cfg}: this change cannot be made to this file's layout without changing something else"
+            in result.stderr)
+    assert "nothing was written" in result.stderr
+    assert _snapshot(cfg) == before
+
+
+def test_the_name_defaults_is_reserved(cfg: Path, ed) -> None:
+    _write(cfg, COMMENTED)
+    before = _snapshot(cfg)
+    result = ed("add", "defaults", "--host", "d.org")
+    assert result.exit_code == 2
+    assert ("cannot add profile 'defaults': 'defaults' is reserved ('omero-profile set defaults KEY VALUE' "
+            "edits the [defaults] table)") in result.stderr
+    assert _snapshot(cfg) == before
+    assert ed("add", "lab", "--host", "lab.org", "--extends", "defaults").exit_code == 2
+    assert _snapshot(cfg) == before
+    assert ed("set", "defaults", "timeout", "7").exit_code == 0  # the word keeps its meaning
+    assert tomllib.loads(cfg.read_text())["defaults"] == {"timeout": 7}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("set", "prod", "timeout", "nan"), "profile 'prod': timeout: not a number (nan)"),
+    (("set", "prod", "timeout", "inf"), "profile 'prod': timeout: not a finite number (inf)"),
+    (("set", "prod", "timeout", "-inf"), "profile 'prod': timeout: not a finite number (-inf)"),
+    (("set", "defaults", "timeout", "nan"), "[defaults]: timeout: not a number (nan)"),
+    (("set", "prod", "credentials", '{ source = "command", command = "x", timeout = nan }'),
+     "profile 'prod': credentials.timeout: not a number (nan)"),
+    (("add", "new", "--host", "n.org", "--timeout", "nan"), "profile 'new': timeout: not a number (nan)"),
+    (("add", "new", "--host", "n.org", "--timeout", "inf"), "profile 'new': timeout: not a finite number (inf)"),
+])
+def test_nan_and_inf_are_not_numbers(args: tuple[str, ...], message: str, cfg: Path, ed) -> None:
+    _write(cfg, COMMENTED)
+    before = _snapshot(cfg)
+    result = ed(*args)
+    assert result.exit_code == 2
+    assert f"omero-profile: error: {message}\n" in result.stderr
+    assert "3600" not in result.stderr and "nothing was written" in result.stderr
+    assert _snapshot(cfg) == before
+
+
+def test_control_characters_in_values_cannot_fake_lines(cfg: Path, ed, isolated_env: Path) -> None:
+    _write(cfg, COMMENTED)
+    assert ed("set", "prod", "su", "x\nfake-row").exit_code == 0
+    assert ed("set", "dev", "description", "x\r\nfake-row\x1b[2J").exit_code == 0
+    state = _state_file(isolated_env)
+    state.parent.mkdir(parents=True, exist_ok=True)  # the edits' lock directory is already there
+    state.write_text(f'[active]\n"{cfg}" = "x\\nfake-row"\n')  # a hand-edited state file
+    outputs = {args: ed(*args) for args in [("list",), ("show", "prod"), ("show", "dev"), ("current",)]}
+    outputs[("current", "env")] = ed("current", env={"OMERO_PROFILE": "x\nfake-row"})
+    for args, result in outputs.items():
+        for stream in (result.stdout, result.stderr):
+            assert "\x1b" not in stream and "\r" not in stream, args
+            for line in stream.splitlines():
+                assert "fake-row" not in line or "x\\nfake-row" in line or "x\\r\\nfake-row" in line, (args, line)
+    assert "(su x\\nfake-row)" in outputs[("list",)].stdout
+    assert "x\\nfake-row" in outputs[("show", "prod")].stdout
+    assert "x\\r\\nfake-row\\u001b[2J" in outputs[("show", "dev")].stdout  # TOML escapes
+    assert "'x\\nfake-row'" in outputs[("current",)].stderr and outputs[("current",)].exit_code == 3
+    assert "'x\\nfake-row'" in outputs[("current", "env")].stderr
+
+
+# -- hardening: the active choice never names a removed profile -----------------------------------
+_SLOW_USE = """
+import sys, time
+from omeroprofiles import active
+from omeroprofiles.cli import main
+
+real = active.atomic_write
+
+def slow(*args, **kwargs):
+    print("checked", flush=True)  # 'use' has checked the profile and is about to record it
+    time.sleep(2)
+    real(*args, **kwargs)
+
+active.atomic_write = slow
+main(sys.argv[1:])
+"""
+
+
+def test_use_racing_remove_never_leaves_the_removed_profile_active(cfg: Path, ed, isolated_env: Path) -> None:
+    _write(cfg, COMMENTED + '\n[profiles.x]\nhost = "x.org"\n')
+    use = subprocess.Popen([sys.executable, "-c", _SLOW_USE, "--config", str(cfg), "use", "x"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert use.stdout is not None and use.stdout.readline() == "checked\n"
+    remove = subprocess.run([_script(), "--config", str(cfg), "remove", "x"], capture_output=True, text=True,
+                            timeout=60)
+    _, use_err = use.communicate(timeout=60)
+    assert use.returncode == 0, use_err
+    assert remove.returncode == 0, remove.stderr
+    assert "'x' was the active profile; the active choice is cleared." in remove.stderr  # it waited for 'use'
+    assert tomllib.loads(_state_file(isolated_env).read_text()) == {"active": {}}
+    current = ed("current", "--json")
+    assert current.exit_code == 0 and json.loads(current.stdout)["name"] == "prod"
+
+
+def test_use_after_remove_finds_the_profile_gone(cfg: Path, ed, isolated_env: Path) -> None:
+    """The other order: 'use' re-reads the file under the lock, so it cannot record a removed name."""
+    _write(cfg, COMMENTED + '\n[profiles.x]\nhost = "x.org"\n')
+    from omeroprofiles.active import write_state_choice
+
+    locations = locate(cfg)
+    assert ed("remove", "x").exit_code == 0
+    with pytest.raises(ProfileNotFound):
+        write_state_choice(locations, "x")
+    assert not _state_file(isolated_env).exists()
+
+
+def test_current_explains_a_choice_whose_profile_was_removed_by_hand(cfg: Path, ed) -> None:
+    _write(cfg, COMMENTED + '\n[profiles.x]\nhost = "x.org"\n')
+    assert ed("use", "x").exit_code == 0
+    _write(cfg, COMMENTED)  # the user deletes [profiles.x] in an editor
+    result = ed("current")
+    assert result.exit_code == 3
+    assert "the active profile 'x' (set by 'omero-profile use' in" in result.stderr
+    assert f"is no longer defined in {cfg}: it was removed or renamed after 'omero-profile use' chose it." \
+        in result.stderr
+    assert "Available: prod, dev." in result.stderr
+    assert "hint: choose another with 'omero-profile use NAME', or forget the choice with " \
+           "'omero-profile use --clear'" in result.stderr
+    assert ed("use", "--clear").exit_code == 0
+    assert json.loads(ed("current", "--json").stdout)["name"] == "prod"
+
+
+@pytest.mark.parametrize(("text", "args", "message"), [
+    ('defaults = 5\n[profiles.a]\nhost = "a.org"\n', ("set", "defaults", "timeout", "5"),
+     "[defaults] is not a table; cannot set 'timeout'"),
+    ('defaults = 5\n[profiles.a]\nhost = "a.org"\n', ("unset", "defaults", "timeout"),
+     "[defaults] is not a table; cannot set 'timeout'"),
+    ('[profiles.a]\nhost = "a.org"\ncredentials = "env"\n', ("set", "a", "credentials.username", "bob"),
+     "'credentials' of 'a' is not a table; cannot set 'credentials.username'"),
+])
+def test_editing_inside_a_value_that_is_not_a_table_is_refused(text: str, args: tuple[str, ...], message: str,
+                                                                cfg: Path, ed) -> None:
+    """Was: TypeError from tomlkit ('in' on an integer), exit 1."""
+    _write(cfg, text)
+    before = _snapshot(cfg)
+    result = ed(*args)
+    assert result.exit_code == 2
+    assert f"omero-profile: error: {cfg}: {message}\n" in result.stderr
+    assert _snapshot(cfg) == before
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (("set", "prod", "x\nfake-row", "1"), 2),
+    (("set", "prod", "credentials.x\nfake-row", "1"), 2),
+    (("set", "defaults", "x\nfake-row", "1"), 2),
+    (("unset", "prod", "x\nfake-row"), 2),
+    (("add", "a\nfake-row", "--host", "h.org"), 2),
+    (("remove", "prod\nfake-row"), 3),
+    (("use", "prod\nfake-row"), 3),
+    (("set", "prod\nfake-row", "port", "1"), 3),
+    (("unset", "prod\nfake-row", "port"), 3),
+])
+def test_names_and_keys_with_control_characters_are_escaped_in_errors(args: tuple[str, ...], code: int,
+                                                                      cfg: Path, ed) -> None:
+    """Messages are split into lines before they are escaped: text from the command line is escaped first."""
+    _write(cfg, COMMENTED)
+    before = _snapshot(cfg)
+    result = ed(*args)
+    assert result.exit_code == code, result.stderr
+    assert "\\nfake-row" in result.stderr
+    assert all("fake-row" not in line or "\\nfake-row" in line for line in result.stderr.splitlines()), result.stderr
+    assert _snapshot(cfg) == before
