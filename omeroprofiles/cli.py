@@ -304,18 +304,28 @@ def validate(state: State, as_json: bool) -> None:
 @pass_state
 def path(state: State, as_json: bool) -> None:
     """Show the files read (user, site-wide) and the state file."""
+    from .text import printable
+
     loc = state.locations
     entries = [
         ("user file", loc.user_file, loc.user_file_reason),
         ("site file", loc.site_file, loc.site_file_reason),
         ("state file", loc.state_file, "written by 'use'"),
     ]
+    def status(p: Any) -> str:
+        from .filesystem import reason
+
+        try:
+            return "exists" if p.exists() else "missing"
+        except OSError as exc:  # e.g. a name too long for the filesystem
+            return f"unusable: {reason(exc)}"
+
     if as_json:
-        _echo_json({key.replace(" ", "_"): {"path": str(p), "exists": p.exists(), "from": why}
-                    for key, p, why in entries})
+        _echo_json({key.replace(" ", "_"): {"path": str(p), "exists": status(p) == "exists", "status": status(p),
+                                             "from": why} for key, p, why in entries})
         return
     for key, p, why in entries:
-        click.echo(f"{key + ':':12} {p}  ({'exists' if p.exists() else 'missing'}; {why})")
+        click.echo(f"{key + ':':12} {printable(p)}  ({status(p)}; {why})")
 
 
 @cli.command()

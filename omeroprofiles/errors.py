@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .text import printable
+
 
 class ProfileError(Exception):
     """Base class: every failure omero-profiles reports on purpose."""
@@ -35,17 +37,18 @@ class Problem:
     column: int | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        """One line, whatever the file, names and keys hold (control characters are escaped)."""
+        where = printable(self.file)
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
         parts = [where]
         if self.profile is not None:
-            parts.append(f"profile '{self.profile}'")
+            parts.append(f"profile '{printable(self.profile)}'")
         if self.key:
-            parts.append(self.key)
-        parts.append(self.message)
+            parts.append(printable(self.key))
+        parts.append(printable(self.message))
         return ": ".join(parts)
 
 

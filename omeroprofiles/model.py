@@ -144,7 +144,7 @@ class ProfileTable(_Strict):
     secure: bool | None = None
     group: Group | None = None
     su: str | None = Field(default=None, min_length=1)
-    timeout: float | None = Field(default=None, gt=0, le=3600)
+    timeout: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
     keepalive: int | None = Field(default=None, ge=0, le=86400)
     share_session: bool | None = None
     credentials: dict[str, Any] | None = None

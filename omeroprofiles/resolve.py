@@ -10,7 +10,6 @@ table's merged values (it and its ancestors) are computed once and shared by its
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,18 +24,17 @@ from .model import (
     BUILTIN,
     BUILTIN_DEFAULTS,
     DEFAULTS_KEYS,
-    NAME_PATTERN,
     OVERRIDE,
     URL_SCHEMES,
     Origin,
     Profile,
     ProfileTable,
+    name_problem,
     parse_host,
 )
 from .plugins import Registry, get_registry
 from .text import did_you_mean
 
-_NAME = re.compile(NAME_PATTERN)
 _OVERRIDE_RANK = 1 << 30
 """Layers are ranked: built-ins 0, site [defaults] 1, user [defaults] 2, extends ancestors from 3
 (the farthest lowest), the profile's own table above them, overrides above everything."""
@@ -138,10 +136,9 @@ class Config:
                 if not problems:  # a bad default is reported once, here, and never reaches a Profile
                     self._defaults[key] = (value, Origin("file", pf.label, "defaults"), rank)
         for name, table in pf.profiles.items():
-            if not _NAME.match(name):
-                self.file_problems.append(Problem(
-                    pf.label, "invalid profile name: use letters, digits, '.', '_' or '-' "
-                    "(starting with a letter or digit, at most 64 characters)", profile=name))
+            problem = name_problem(name)
+            if problem:
+                self.file_problems.append(Problem(pf.label, problem, profile=name))
                 continue
             self._entries[name] = _Entry(name, pf, table)
 

@@ -97,7 +97,7 @@ CASES = [
          profile="a b"),
     Case("profile-name-with-slash", '[profiles."a/b"]\nhost = "omero.example.org"\n', "invalid profile name",
          profile="a/b"),
-    Case("profile-named-defaults", '[profiles.defaults]\nhost = "omero.example.org"\n' + H, "invalid profile name",
+    Case("profile-named-defaults", '[profiles.defaults]\nhost = "omero.example.org"\n' + H, "'defaults' is reserved",
          profile="defaults"),  # reserved: 'set defaults KEY VALUE' edits [defaults]
     # -- values nested deeper than any parser should recurse (500 levels: RecursionError, exit 1) ----
     Case("nested-500-arrays", H + "description = " + "[" * 500 + "]" * 500 + "\n",

@@ -92,8 +92,9 @@ def test_no_profile_selected_lists_names(write_user, run):
 
 def test_path_json(run, user_file, site_file):
     data = json.loads(run("path", "--json").stdout)
-    assert data["user_file"] == {"path": str(user_file), "exists": False, "from": "default"}
+    assert data["user_file"] == {"path": str(user_file), "exists": False, "status": "missing", "from": "default"}
     assert data["site_file"]["path"] == str(site_file)
+    assert data["site_file"]["from"] == "$OMERO_PROFILES_SYSTEM_FILE"
     assert data["state_file"]["path"].endswith("omero-profiles/state.toml")
 
 
@@ -198,3 +199,18 @@ def test_validate_warns_about_a_readable_file_with_a_secret(write_user, run):
     result = run("validate")
     assert result.exit_code == 0, result.stdout
     assert "warning" not in result.stderr  # no secret in the file: no noise
+
+
+def test_path_with_a_name_too_long_for_the_filesystem(run, tmp_path):
+    result = run("--config", str(tmp_path / ("x" * 300)), "path")
+    assert result.exit_code == 0, result.stderr
+    assert "unusable: the file name is too long" in result.stdout
+
+
+def test_hand_written_nan_timeout_and_reserved_name_say_what_is_wrong(run, tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[profiles.a]\nhost = "h"\ntimeout = nan\n[profiles.defaults]\nhost = "h"\n')
+    result = run("--config", str(path), "validate")
+    assert result.exit_code == 2
+    assert "profile 'a': timeout: input should be a finite number" in result.stdout
+    assert "profile 'defaults': 'defaults' is reserved" in result.stdout
