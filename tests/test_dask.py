@@ -19,6 +19,10 @@ def session_of_task(_: int) -> str:
     return conn().c.getSessionId()
 
 
+def server_user_of_task(_: int) -> str:
+    return conn().getAdminService().getEventContext().userName  # asks the server (getUser() is cached)
+
+
 @pytest.fixture
 def profiles(omero_server, write_user, tmp_path, monkeypatch):
     monkeypatch.setenv("OMERO_SESSIONDIR", str(tmp_path / "sessions"))
@@ -60,11 +64,12 @@ def test_two_hundred_tasks_one_login(omero_server, cluster, run):
 
 def test_an_expired_shared_session_mid_run_costs_one_login_and_no_errors(omero_server, cluster, run):
     cluster.register_plugin(OmeroPlugin("prod"))
-    first = set(cluster.gather(cluster.map(session_of_task, range(40))))
+    assert cluster.gather(cluster.map(server_user_of_task, range(40))) == ["alice"] * 40
+    first = set(cluster.gather(cluster.map(session_of_task, range(40, 80))))
     assert len(first) == 1
     before = omero_server.counters()
     assert omero_server.expire_session(first.pop())
-    users = cluster.gather(cluster.map(user_of_task, range(100, 300)))  # no task may fail
+    users = cluster.gather(cluster.map(server_user_of_task, range(100, 300)))  # no task may fail
     assert users == ["alice"] * 200
     after = omero_server.counters()
     assert after["logins"] - before["logins"] == 1
