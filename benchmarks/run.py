@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_cli.py", "bench_connect.py", "bench_standin.py"]
+BENCHMARKS = ["bench_cli.py", "bench_connect.py", "bench_standin.py", "bench_vault.py"]
 
 
 def main() -> int:
