@@ -179,7 +179,7 @@ def test_add_existing_or_invalid_profile_is_refused_and_changes_nothing(cfg: Pat
     assert "nothing was written" in bad_host.stderr
     bad_name = ed("add", "my server", "--host", "x.org")
     assert bad_name.exit_code == 2 and "invalid profile name" in bad_name.stderr
-    bad_source = ed("add", "new", "--host", "x.org", "--source", "vault")
+    bad_source = ed("add", "new", "--host", "x.org", "--source", "no-such-source")
     assert bad_source.exit_code == 2
     assert "profile 'new': credentials.source: unknown credential source" in bad_source.stderr
     assert _snapshot(cfg) == before

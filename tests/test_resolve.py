@@ -111,11 +111,11 @@ def test_unknown_profile_suggests(write_user):
 
 def test_credentials_validated_by_source_model(write_user):
     write_user('[profiles.a]\nhost = "h"\ncredentials = { source = "keyring" }\n'
-               '[profiles.b]\nhost = "h"\ncredentials = { source = "vault", path = "x" }\n')
+               '[profiles.b]\nhost = "h"\ncredentials = { source = "nosource", path = "x" }\n')
     config = Config.load()
     with pytest.raises(ConfigError, match="profile 'a': credentials.username: required key is missing"):
         config.resolve("a")
-    with pytest.raises(ConfigError, match="unknown credential source 'vault'.*installed: command, env, keyring"):
+    with pytest.raises(ConfigError, match="unknown credential source 'nosource'.*installed: command, env, keyring"):
         config.resolve("b")
 
 

@@ -1,0 +1,219 @@
+"""Read one secret from Vault with hvac: address, TLS, token or AppRole, KV v1/v2, all within a deadline.
+
+Imported only by ``VaultSource.fetch`` (hvac and requests are not imported by ``list``/``show``).
+Every failure becomes a ``CredentialError`` whose message names the Vault address, mount and
+path and says the reason in words (``failures.py``); no exception from hvac or requests is ever
+chained, because their text can hold a response body (a secret) or a request URL.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import hvac
+import hvac.exceptions
+import requests
+from omeroprofiles import CredentialError
+from omeroprofiles.credentials import Credentials
+
+from .config import VaultConfig
+from .failures import Target, explain
+
+TOKEN_FILE = "~/.vault-token"
+"""Where ``vault login`` and ``bao login`` keep the token (the default token helper)."""
+
+
+class OutOfTime(requests.exceptions.Timeout):
+    """The profile's timeout ran out between two requests."""
+
+
+class DeadlineSession(requests.Session):
+    """A requests session whose every request may take only the time left before ``deadline``.
+
+    hvac passes one fixed ``timeout`` to every request; an AppRole login, the read and the token
+    revocation share one budget here instead, so the whole fetch is bounded by the profile's
+    ``timeout`` (requests applies it to the connect and to each wait for data).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise OutOfTime("the time allowed for the whole fetch ran out")
+        kwargs["timeout"] = remaining
+        return super().request(method, url, *args, **kwargs)
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def target_for(profile: Any, config: VaultConfig) -> Target:
+    return Target(profile=profile.name, address=config.url or _env("VAULT_ADDR", "BAO_ADDR"),
+                  namespace=config.namespace or _env("VAULT_NAMESPACE", "BAO_NAMESPACE"),
+                  mount=config.mount, path=config.path, api_path=config.api_path(),
+                  kv_version=config.kv_version, timeout=profile.timeout,
+                  token_env=config.token_env, secret_id_env=config.secret_id_env,
+                  approle_mount=config.approle_mount, approle=config.role_id is not None)
+
+
+def _verify(config: VaultConfig, target: Target) -> bool | str:
+    """requests' ``verify``: False, a CA file, or True (the system's trust store)."""
+    if not config.verify:
+        return False
+    ca_cert = config.ca_cert or _env("VAULT_CACERT", "BAO_CACERT")
+    if ca_cert is None:
+        return True
+    path = Path(ca_cert).expanduser()
+    if not path.is_file():
+        origin = "ca_cert" if config.ca_cert else "$VAULT_CACERT"
+        raise CredentialError(f"{target.where()}: the CA certificate file {path} ({origin}) does not exist",
+                              hint="set ca_cert to the PEM file of the CA that signed Vault's certificate")
+    return str(path)
+
+
+def _token(config: VaultConfig, target: Target) -> tuple[str, str]:
+    """The token and where it came from (for messages: a variable name or a file, never the value)."""
+    if config.token_env is not None:
+        token = _env(config.token_env)
+        if token is None:
+            raise CredentialError(f"{target.where()}: no Vault token: ${config.token_env} (token_env) is not set",
+                                  hint=f"export {config.token_env}=<token>, e.g. from 'bao login' or 'vault login'")
+        return token, f"${config.token_env}"
+    for name in ("VAULT_TOKEN", "BAO_TOKEN"):
+        token = _env(name)
+        if token is not None:
+            return token, f"${name}"
+    path = Path(TOKEN_FILE).expanduser()
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    except OSError as exc:
+        raise CredentialError(f"{target.where()}: cannot read the Vault token file {path} "
+                              f"({exc.strerror or type(exc).__name__})") from None
+    if not token:
+        raise CredentialError(f"{target.where()}: no Vault token: $VAULT_TOKEN is not set and {path} "
+                              f"{'is empty' if path.exists() else 'does not exist'}",
+                              hint="log in with 'bao login' or 'vault login' (writes ~/.vault-token), export "
+                                   "VAULT_TOKEN, or set token_env or role_id in the profile")
+    return token, str(path)
+
+
+def _secret_id(config: VaultConfig, target: Target) -> str:
+    secret_id = _env(config.secret_id_env)
+    if secret_id is None:
+        raise CredentialError(f"{target.where()}: AppRole login needs a secret id: ${config.secret_id_env} "
+                              "(secret_id_env) is not set",
+                              hint=f"export {config.secret_id_env}=<secret id> (e.g. from 'bao write -f "
+                                   f"auth/{config.approle_mount}/role/ROLE/secret-id')")
+    return secret_id
+
+
+def fetch(profile: Any, config: VaultConfig) -> Credentials:
+    """Read the profile's secret from Vault and turn it into ``Credentials``."""
+    deadline = time.monotonic() + profile.timeout
+    target = target_for(profile, config)
+    if target.address is None:
+        raise CredentialError(f"{target.where()}: no Vault address: the profile has no url and $VAULT_ADDR "
+                              "is not set",
+                              hint="set url = \"https://vault.example.org:8200\" in the credentials table, "
+                                   "or export VAULT_ADDR")
+    verify = _verify(config, target)
+    if config.role_id is not None:
+        token, target.token_source = "", "AppRole"
+        secret_id = _secret_id(config, target)
+    else:
+        token, target.token_source = _token(config, target)
+    session = DeadlineSession(deadline)
+    session.verify = verify  # hvac takes a given session's verify over its own argument
+    client = hvac.Client(url=target.address, token=token, verify=verify, timeout=profile.timeout,
+                         session=session, namespace=target.namespace)
+    logged_in = False
+    stage = "login"
+    failure: CredentialError | None = None
+    try:
+        if config.role_id is not None:
+            client.auth.approle.login(role_id=config.role_id, secret_id=secret_id,
+                                      mount_point=config.approle_mount, use_token=True)
+            logged_in = True
+        stage = "read"
+        started = time.time()
+        data, lease_seconds = _read(client, config, target)
+    except CredentialError as exc:
+        failure = exc
+    except (hvac.exceptions.VaultError, requests.exceptions.RequestException, ValueError, OSError) as exc:
+        failure = explain(exc, target, stage, client=client)
+    finally:
+        if logged_in:
+            _revoke(client)  # the token we made is ours to end: AppRole logins must not pile up
+        session.close()
+    if failure is not None:
+        # Raised here, outside the except blocks, so not even __context__ keeps hvac's exception
+        # (its text can hold a response body or a URL); --debug shows only our own frames.
+        raise failure
+    expires_at = started + lease_seconds if lease_seconds > 0 else None
+    return _credentials(data, config, target, expires_at)
+
+
+def _read(client: Any, config: VaultConfig, target: Target) -> tuple[dict[str, Any], int]:
+    """The secret's key/value data and its lease duration in seconds (0: no lease)."""
+    if config.kv_version == 2:
+        response = client.secrets.kv.v2.read_secret_version(path=config.path, mount_point=config.mount,
+                                                            raise_on_deleted_version=False)
+        body = response.get("data") or {}
+        data = body.get("data")
+        if data is None:
+            metadata = body.get("metadata") or {}
+            version = metadata.get("version")
+            what = "destroyed" if metadata.get("destroyed") else "deleted"
+            number = f" ({version})" if version else ""
+            raise CredentialError(f"{target.where()}: secret not found (its latest version{number} was {what})",
+                                  hint=f"write a new version, or 'bao kv undelete -mount={config.mount} "
+                                       f"-versions={version or 'N'} {config.path}' if it was only deleted")
+    else:
+        response = client.secrets.kv.v1.read_secret(path=config.path, mount_point=config.mount)
+        data = response.get("data")
+    if not isinstance(data, dict):
+        raise CredentialError(f"{target.where()}: the secret is not a key/value map")
+    lease = response.get("lease_duration")
+    return data, lease if isinstance(lease, int) else 0
+
+
+def _value(data: dict[str, Any], key: str, role: str, option: str, target: Target) -> str:
+    if key not in data:
+        keys = ", ".join(sorted(map(str, data))) or "none"
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) not found in the secret (its keys: {keys})",
+                              hint=f"set {option} to the key that holds {role}, or add '{key}' to the secret")
+    value = data[key]
+    if not isinstance(value, str):
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is not a string")
+    if not value:
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is empty")
+    return value
+
+
+def _credentials(data: dict[str, Any], config: VaultConfig, target: Target, expires_at: float | None) -> Credentials:
+    if config.session_key_key is not None:
+        key = _value(data, config.session_key_key, "the OMERO session key", "session_key_key", target)
+        return Credentials(session_key=key, expires_at=expires_at)
+    username = config.username or _value(data, config.username_key, "the OMERO username", "username_key", target)
+    password = _value(data, config.password_key, "the OMERO password", "password_key", target)
+    return Credentials(username=username, password=password, expires_at=expires_at)
+
+
+def _revoke(client: Any) -> None:
+    try:
+        client.auth.token.revoke_self()
+    except Exception:  # noqa: BLE001 - best effort: the token also ends at its TTL
+        pass
