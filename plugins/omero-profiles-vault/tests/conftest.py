@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import tomli_w
 from omeroprofiles import plugins
+from omeroprofiles.fetch import forget_all
 from openbao_dev import BaoError, DevServer, start_dev_server
 
 READ_POLICY = """
@@ -140,8 +141,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "no-site-file.toml"))
     plugins.reset_registry()
+    forget_all()  # secrets are remembered per process: each test starts with none
     yield home
     plugins.reset_registry()
+    forget_all()
 
 
 class Profiles:

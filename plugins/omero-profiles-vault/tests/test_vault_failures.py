@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import Profiles, VaultWorld
 from omeroprofiles import CredentialError, get_conn
+from omeroprofiles.fetch import forget_all
 from openbao_dev import bao_binary
 from vault_helpers import exception_texts, run_cli
 
@@ -248,6 +249,7 @@ def test_approle_secret_id_used_up(vault: VaultWorld, profiles: Profiles, forbid
                           "role_id": vault.role_id, "secret_id_env": "ONE_USE_SECRET_ID"})
     conn = get_conn("once")
     conn.close()
+    forget_all()  # a new process (the secret is remembered in this one): it must log in to Vault again
     assert_fails("once", where("once", vault.address, "omero/alice") +
                  ": AppRole login refused (the role_id or the secret id is wrong, or the secret id has expired or "
                  "been used up)", "check role_id, and put a new secret id in $ONE_USE_SECRET_ID",
