@@ -17,6 +17,17 @@ def median_seconds(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
+def median_pair(base: Callable[[], object], ours: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """Medians of ``base`` and ``ours`` measured in turns, so a change in machine load hits both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for fn, into in ((base, times[0]), (ours, times[1])):
+            started = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def run_command(argv: Sequence[str], env: dict[str, str] | None = None) -> Callable[[], object]:
     def call() -> object:
         return subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _util import median_seconds, print_table
+from _util import median_pair, print_table
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
 PROCESSES = int(os.environ.get("BENCH_PROCESSES", "64"))
@@ -57,8 +57,8 @@ def _cleanup(server) -> None:
         store.remove(stored)
 
 
-def join_vs_login(server) -> None:
-    from omeroprofiles import get_conn
+def join_vs_login(server, delay: float) -> None:
+    from omeroprofiles import get_conn, load_profile
     from omeroprofiles.fetch import forget_all
     from omeroprofiles.sessions import login
 
@@ -70,18 +70,16 @@ def join_vs_login(server) -> None:
             conn.close()
         return once
 
-    from omeroprofiles import load_profile
-
     login(load_profile("plain"))
     for warm in (run("plain"), run("stored")):
         warm()
-    base = median_seconds(run("plain"), REPEAT)
     before = server.counters()
-    ours = median_seconds(run("stored"), REPEAT)
-    logins = server.counters()["logins"] - before["logins"]
-    print_table(f"get_conn + getUser + close (median of {REPEAT})", [
+    base, ours = median_pair(run("plain"), run("stored"), REPEAT)
+    counted = server.counters()
+    logins = counted["logins"] - before["logins"] - REPEAT
+    print_table(f"get_conn + getUser + close, password check {delay * 1000:.0f} ms (median of {REPEAT}, in turns)", [
         ("fresh login (source = plain)", base, "1.00x (baseline)"),
-        (f"join the stored session (source = omero-login): {logins} logins counted", ours, f"{ours / base:.2f}x"),
+        (f"join the stored session (source = omero-login): {logins} logins", ours, f"{ours / base:.2f}x"),
     ])
     _cleanup(server)
 
@@ -170,11 +168,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         with running_server(ws=False, wss=False) as server:
             _profiles(server, Path(tmp))
-            join_vs_login(server)
+            join_vs_login(server, 0.0)
             many_processes(server, 0.0)
             dask(server)
         with running_server(ws=False, wss=False, login_delay=0.2) as server:
             _profiles(server, Path(tmp))
+            join_vs_login(server, 0.2)
             many_processes(server, 0.2)
             print(f"\nsessions left open on the server: {server.session_count()}")
 

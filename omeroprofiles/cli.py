@@ -640,10 +640,11 @@ def _mode(path: Any) -> int | None:
 @click.option("--ask", "ask_keys", multiple=True, metavar="KEY",
               help="Prompt for this secret credential key and store it in the file (repeatable).")
 @click.option("--ask-password", is_flag=True, help="Same as --ask password.")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the --ask values from standard input, one line each.")
 @click.option("--make-default", is_flag=True, help="Also set `default = NAME` in the file.")
 @pass_state
 def add(state: State, name: str, host, port, secure, group, su, timeout, keepalive, extends, description,
-        source, username, cred, ask_keys, ask_password, make_default) -> None:
+        source, username, cred, ask_keys, ask_password, from_stdin, make_default) -> None:
     """Add a profile to your profiles file (comments and layout are kept)."""
     from .edit import add_profile, edit_user_file, parse_value
     from .plugins import get_registry
@@ -671,7 +672,7 @@ def add(state: State, name: str, host, port, secure, group, su, timeout, keepali
             raise click.UsageError(f"source '{source}' keeps no secret in {', '.join(not_secret)}; "
                                    "give other keys with --cred KEY=VALUE")
         for key in asked:
-            credentials[key] = _read_secret(f"{key} to store in the file", from_stdin=False)
+            credentials[key] = _read_secret(f"{key} to store in the file", from_stdin)
     if credentials:
         if "source" not in credentials:
             raise click.UsageError("credential keys need --source")

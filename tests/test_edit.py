@@ -76,8 +76,8 @@ def cfg(tmp_path: Path) -> Path:
 def ed(run, cfg: Path):
     """The CLI on the ``cfg`` file."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None):
-        result = run("--config", str(cfg), *args, env=env)
+    def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None):
+        result = run("--config", str(cfg), *args, env=env, input=input)
         for stream in (result.stdout, result.stderr):
             assert "Traceback" not in stream and "internal error" not in stream
         return result
@@ -844,3 +844,17 @@ def test_names_and_keys_with_control_characters_are_escaped_in_errors(args: tupl
     assert "\\nfake-row" in result.stderr
     assert all("fake-row" not in line or "\\nfake-row" in line for line in result.stderr.splitlines()), result.stderr
     assert _snapshot(cfg) == before
+
+
+def test_adding_a_secret_to_a_file_others_can_read_makes_it_private(cfg: Path, ed) -> None:
+    _write(cfg, COMMENTED)
+    cfg.chmod(0o644)
+    result = ed("add", "lab", "--host", "lab.example.org", "--source", "plain", "--username", "u",
+                "--ask-password", "--stdin", input="s3cret-typed\n")
+    assert result.exit_code == 0, result.stderr
+    assert "was readable by other users (mode 0644); it now has mode 0600 because it holds a secret" in result.stderr
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    assert "s3cret-typed" not in result.stdout + result.stderr
+    assert tomllib.loads(cfg.read_text())["profiles"]["lab"]["credentials"]["password"] == "s3cret-typed"
+    not_secret = ed("add", "lab2", "--host", "h", "--source", "env", "--ask", "username_var", "--stdin", input="X\n")
+    assert not_secret.exit_code == 2 and "keeps no secret in username_var" in not_secret.stderr
