@@ -64,6 +64,24 @@ class ContractContext:
     profiles_file: Path
 
 
+def isolate_environment(home: Path, monkeypatch: pytest.MonkeyPatch, *,
+                        prefixes: tuple[str, ...] = ("OMERO_", "XDG_")) -> Path:
+    """Give a test its own HOME and XDG directories, no variable starting with ``prefixes``, no
+    site-wide profiles file, and a fresh plugin registry and secret memory. Returns ``home``."""
+    home.mkdir(parents=True, exist_ok=True)
+    for name in list(os.environ):
+        if name.startswith(prefixes):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(home.parent / "site" / "profiles.toml"))
+    reset_registry()
+    forget_all()
+    return home
+
+
 def _plugin_for(cls: type[CredentialSource]) -> object:
     class ContractPlugin:
         @staticmethod
@@ -112,18 +130,7 @@ class CredentialSourceContract:
     # -- fixtures -------------------------------------------------------------------------------
     @pytest.fixture(autouse=True)
     def _isolated(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-        home = tmp_path / "contract-home"
-        home.mkdir()
-        for name in list(os.environ):
-            if name.startswith(("OMERO_", "XDG_")):
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-        monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-        monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-        monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "no-site-file.toml"))
-        reset_registry()
-        forget_all()
+        isolate_environment(tmp_path / "contract-home", monkeypatch)
         registry = get_registry()
         name = self.source_class.name
         registered = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,24 +9,14 @@ from click.testing import CliRunner
 
 from omeroprofiles import plugins
 from omeroprofiles.cli import cli
+from omeroprofiles.contract import isolate_environment
 from omeroprofiles.fetch import forget_all
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test reads or writes the real user's files or sees their OMERO_* settings."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in list(os.environ):
-        if name.startswith(("OMERO_", "XDG_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "site" / "profiles.toml"))
-    plugins.reset_registry()
-    forget_all()
+    home = isolate_environment(tmp_path / "home", monkeypatch)
     yield home
     plugins.reset_registry()
     forget_all()

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from file_helpers import OLD_MTIME_NS, snapshot, write_file
 
-OLD_MTIME_NS = 1_500_000_000 * 10**9
 """Files are back-dated to this, so any rewrite (even of identical bytes) shows."""
 
 
@@ -187,14 +187,11 @@ CASES = [
 SECRET = "s3cr3t-Pa55"
 
 
-def _snapshot(path: Path) -> tuple[bytes, int, list[str]]:
-    return path.read_bytes(), path.stat().st_mtime_ns, sorted(os.listdir(path.parent))
-
-
 def _write(path: Path, content: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    os.utime(path, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
+    write_file(path, content)
+
+
+_snapshot = snapshot
 
 
 def _clean(result) -> None:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 import tomlkit
+from file_helpers import OLD_MTIME_NS, snapshot, write_file
 
 from omeroprofiles.edit import add_profile, edit_user_file, parse_value, remove_profile, set_key
 from omeroprofiles.errors import ConfigError, ProfileNotFound
 from omeroprofiles.files import tomllib
 from omeroprofiles.locations import locate
-
-OLD_MTIME_NS = 1_500_000_000 * 10**9
 
 COMMENTED = """\
 # My OMERO servers.
@@ -85,18 +84,8 @@ def ed(run, cfg: Path):
     return invoke
 
 
-def _write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(text.encode("utf-8"))
-    path.chmod(mode)
-    os.utime(path, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
-    return path
-
-
-def _snapshot(path: Path) -> tuple[bytes, int, int, list[str]]:
-    """Bytes, mtime, mode and the directory listing: all must be unchanged after a refused edit."""
-    st = path.stat()
-    return path.read_bytes(), st.st_mtime_ns, stat.S_IMODE(st.st_mode), sorted(os.listdir(path.parent))
+_write = write_file
+_snapshot = snapshot
 
 
 def _changes(old: str, new: str) -> list[tuple[str, list[str], list[str]]]:

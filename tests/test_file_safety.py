@@ -27,12 +27,12 @@ import time
 from pathlib import Path
 
 import pytest
+from file_helpers import OLD_MTIME_NS, snapshot, write_file
 
 from omeroprofiles import writing
 from omeroprofiles.files import tomllib
 from omeroprofiles.filesystem import MAX_BYTES
 
-OLD_MTIME_NS = 1_500_000_000 * 10**9
 GOOD = '# mine\n[profiles.a]\nhost = "a.example.org"\nport = 4064\n'
 
 READS = [("validate",), ("list",), ("show", "a"), ("current",)]
@@ -41,17 +41,10 @@ EDITS = [("add", "z", "--host", "z.example.org"), ("set", "a", "port", "4063"), 
 
 
 def _write(path: Path, text: str = GOOD, mode: int = 0o644) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(mode)
-    os.utime(path, ns=(OLD_MTIME_NS, OLD_MTIME_NS))
-    return path
+    return write_file(path, text, mode)
 
 
-def _snapshot(path: Path) -> tuple[bytes, int, int, list[str]]:
-    """Bytes, mtime, mode and the directory listing: all unchanged after a refused edit."""
-    st = path.stat()
-    return path.read_bytes(), st.st_mtime_ns, stat.S_IMODE(st.st_mode), sorted(os.listdir(path.parent))
+_snapshot = snapshot
 
 
 def _clean(result) -> str:

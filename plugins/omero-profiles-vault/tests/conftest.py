@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import tomli_w
 from omeroprofiles import plugins
+from omeroprofiles.contract import isolate_environment
 from omeroprofiles.fetch import forget_all
 from openbao_dev import BaoError, DevServer, start_dev_server
 
@@ -130,18 +131,7 @@ def start_bao() -> Iterator[Callable[..., DevServer]]:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No test sees the real HOME (~/.vault-token), XDG dirs or OMERO_*/VAULT_*/BAO_* variables."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for name in list(os.environ):
-        if name.startswith(("OMERO_", "XDG_", "VAULT_", "BAO_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
-    monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "no-site-file.toml"))
-    plugins.reset_registry()
-    forget_all()  # secrets are remembered per process: each test starts with none
+    home = isolate_environment(tmp_path / "home", monkeypatch, prefixes=("OMERO_", "XDG_", "VAULT_", "BAO_"))
     yield home
     plugins.reset_registry()
     forget_all()
