@@ -1,6 +1,8 @@
 """omero-profiles: named, declarative connection profiles for OMERO servers.
 
-Importing this package is cheap: omero-py and Ice are imported only when a connection is made.
+Importing this package is cheap: omero-py and Ice are imported only when a connection is made,
+and pydantic, pluggy and the plugins only when something is validated (``hookimpl`` is looked up
+on first use, so ``omero-profile current`` does not load pluggy).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from .errors import (
     ProfileNotFound,
     ServerUnreachable,
 )
-from .hookspecs import hookimpl
 
 __all__ = [
     "AccessDenied",
@@ -35,6 +36,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import connect, get_conn, load_profile
+    from .hookspecs import hookimpl
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +44,10 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name == "hookimpl":
+        from .hookspecs import hookimpl
+
+        return hookimpl
     if name == "__version__":  # from the installed metadata, looked up only when asked for
         from importlib.metadata import PackageNotFoundError, version
 

@@ -1,6 +1,6 @@
 """``python -m omeroprofiles``: the same command line as ``omero-profile``."""
 
-from .cli import main
+from .console import main
 
 if __name__ == "__main__":
     main()

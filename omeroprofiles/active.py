@@ -2,11 +2,8 @@
 
 The state written by ``use`` is tool-owned (never the user's profiles.toml) and keyed by the
 profiles file it applies to, so ``--config other.toml use x`` does not change the default file's
-active profile.
-
-``use`` and ``remove`` both change the state under the *profiles file's* writer lock, and ``use``
-re-reads the file under it: a ``use x`` racing ``remove x`` either lands first (and ``remove``
-clears it) or finds x gone. The state never names a profile that a ``remove`` took away.
+active profile. This module only reads it (``current`` needs no more, and must start fast);
+``statefile`` writes it.
 """
 
 from __future__ import annotations
@@ -14,24 +11,20 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import tomli_w
-
+from .catalog import Catalog
 from .errors import ConfigError, ProfileNotFound
 from .files import tomllib
 from .filesystem import Unusable, read_regular
 from .locations import PROFILE_ENV, Locations
-from .plugins import Registry
-from .resolve import Config
 from .text import printable
-from .writing import atomic_write, locked
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
+    """The active profile and why (a NamedTuple: no ``dataclasses`` import on ``current``'s path)."""
+
     name: str
     reason: str
     """'argument', 'env', 'state' or 'default'."""
@@ -39,7 +32,8 @@ class Selection:
     """Human wording of where the choice came from."""
 
 
-def _key(locations: Locations) -> str:
+def state_key(locations: Locations) -> str:
+    """The state file's key for the profiles file ``locations`` names."""
     return str(locations.user_file.expanduser().absolute())
 
 
@@ -54,52 +48,16 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def state_choice(locations: Locations) -> str | None:
     active = read_state(locations.state_file).get("active", {})
-    value = active.get(_key(locations)) if isinstance(active, dict) else None
+    value = active.get(state_key(locations)) if isinstance(active, dict) else None
     return value if isinstance(value, str) else None
 
 
-def write_state_choice(locations: Locations, name: str | None, *, registry: Registry | None = None) -> None:
-    """Record (or, with None, forget) the active profile for this profiles file.
+def select(config: Catalog, explicit: str | None = None) -> Selection:
+    """Choose the profile; raise ProfileNotFound naming where an unknown name came from.
 
-    Recording re-reads the profiles file under its writer lock and refuses a profile that is not
-    (or no longer) defined or cannot be resolved, so a concurrent ``remove`` cannot be undone.
+    ``config`` is any catalog: the parsed files (``current``), the validated ``Config``, or the
+    cached ``Index``: they agree on names, so the choice is the same.
     """
-    with locked(locations.user_file):
-        if name is not None:
-            config = Config.load(locations=locations, registry=registry)
-            if not config.has(name):
-                raise config.not_found(name)
-            config.resolve(name)
-        _write_choice(locations, name)
-
-
-def forget_choice(locations: Locations, name: str) -> bool:
-    """Forget the active choice if it is ``name`` (a profile just removed); True if it was.
-
-    Call it under ``locked(locations.user_file)``, in the same hold as the removal.
-    """
-    with locked(locations.user_file):
-        if state_choice(locations) != name:
-            return False
-        _write_choice(locations, None)
-        return True
-
-
-def _write_choice(locations: Locations, name: str | None) -> None:
-    path = locations.state_file
-    with locked(path):
-        state = read_state(path)
-        active = state.get("active") if isinstance(state.get("active"), dict) else {}
-        if name is None:
-            active.pop(_key(locations), None)
-        else:
-            active[_key(locations)] = name
-        state["active"] = active
-        atomic_write(path, tomli_w.dumps(state))
-
-
-def select(config: Config, explicit: str | None = None) -> Selection:
-    """Choose the profile; raise ProfileNotFound naming where an unknown name came from."""
     locations = config.locations
     candidates = [
         (explicit, "argument", "given as an argument"),

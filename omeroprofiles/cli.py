@@ -1,8 +1,10 @@
 """`omero-profile`: the command line. Exceptions become messages + exit codes in one place (`_Group`).
 
 Commands gather JSON-ready data; ``render`` turns it into text. Heavy modules (pydantic models,
-plugins, omero-py) are imported inside the commands that need them, so ``current``, ``path``
-and completion start fast.
+plugins, omero-py) are imported inside the commands that need them. ``list``, ``show`` and
+``validate`` print the validated index (``index``, cached by ``cache``). The console script
+(``console``) answers ``current`` and name completion before this module is even imported,
+when ``quick`` can; this module is the full command line and has the last word.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ class State:
 
             self._config = Config.load(self.config_path)
         return self._config
+
+    def index(self):
+        """What the read-only commands print, validated: from the cache when the files are unchanged."""
+        from .cache import load
+
+        return load(self.locations)
 
 
 def _report(exc: ProfileError) -> None:
@@ -91,12 +99,13 @@ def _echo_lines(lines: list[str]) -> None:
 
 
 def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str):
+    """Profile names for the shell: the names the files define, nothing validated (as ``quick.complete``)."""
     try:
-        from .resolve import Config
+        from .catalog import load
+        from .locations import locate
 
-        root = ctx.find_root()
-        config = Config.load(root.params.get("config"))
-        return [click.shell_completion.CompletionItem(n) for n in config.names() if n.startswith(incomplete)]
+        names = load(locate(ctx.find_root().params.get("config"))).names()
+        return [click.shell_completion.CompletionItem(n) for n in names if n.startswith(incomplete)]
     except Exception:  # completion must never print a traceback into the shell
         return []
 
@@ -140,39 +149,33 @@ pass_state = click.pass_obj
 def list_(state: State, as_json: bool) -> None:
     """List profiles: name, server, user and credential source; * marks the active one."""
     from .active import select
-    from .model import parse_host
     from .render import profile_rows
 
-    config = state.config()
-    if config.file_problems:
-        raise ConfigError(config.file_problems)
+    index = state.index()
+    if index.file_problems:
+        raise ConfigError(index.file_problems)
     try:
-        active = select(config).name
+        active = select(index).name
     except ProfileError:
         active = None
     rows = []
     broken = []
-    for name in config.names():
+    for name in index.names():
+        file = index.file_of(name)
         row: dict[str, Any] = {"name": name, "active": name == active, "valid": True, "error": None,
                                "address": None, "host": None, "port": None, "secure": None, "group": None,
                                "su": None, "user": None, "source": None, "description": None,
-                               "file": str(config.file_of(name).path)}
+                               "file": str(file.path) if file else None}
         try:
-            profile = config.resolve(name)
+            entry = index.resolved(name)
         except ConfigError as exc:
-            host = (config.raw_table(name) or {}).get("host")
-            try:  # an invalid profile's host is shown only if it parses (it may even hold a password)
-                row["host"] = host if isinstance(host, str) and parse_host(host) else None
-            except ValueError:
-                pass
-            row.update(valid=False, error=str(exc))
+            row.update(valid=False, error=str(exc), host=index.invalid_host(name))
             broken.append(name)
         else:
-            source = config.registry.source(profile.source)
-            row.update(address=profile.url if profile.address.transport else profile.display_address(),
-                       host=profile.host, port=profile.port, secure=profile.secure, group=profile.group,
-                       su=profile.su, user=source.describe(profile.credentials) if source else "",
-                       source=profile.source, description=profile.description)
+            data = entry["data"]
+            row.update(address=entry["address"], host=data["host"], port=data["port"], secure=data["secure"],
+                       group=data["group"], su=data["su"], user=entry["user"],
+                       source=data["credentials"]["source"], description=data["description"])
         rows.append(row)
     if as_json:
         _echo_json(rows)
@@ -181,7 +184,7 @@ def list_(state: State, as_json: bool) -> None:
     else:
         _echo_lines(profile_rows(rows))
     problems = [f"{len(broken)} profile(s) are invalid: {', '.join(broken)}"] if broken else []
-    default = config.default_problem()
+    default = index.default_problem()
     if default is not None:
         problems.append(str(default))
     if problems:
@@ -197,17 +200,17 @@ def show(state: State, name: str | None, as_json: bool) -> None:
     from .active import select
     from .render import show_lines
 
-    config = state.config()
-    selection = select(config, name)
-    profile = config.resolve(selection.name)
-    data = profile.redacted()
-    origin = profile.origin
+    index = state.index()
+    selection = select(index, name)
+    data = index.resolved(selection.name)["data"]
+    origin = index.origin(selection.name)
     if as_json:
+        file = index.file_of(selection.name)
         ordered = {k: origin[k].as_json() for k in data if k in origin}
-        _echo_json({**data, "origin": ordered, "file": profile.file, "selected": selection.reason})
+        _echo_json({**data, "origin": ordered, "file": file.label if file else None, "selected": selection.reason})
         return
     _echo_lines(show_lines(data, {k: str(v) for k, v in origin.items()},
-                           f"profile '{profile.name}' ({selection.detail})"))
+                           f"profile '{data['name']}' ({selection.detail})"))
 
 
 @cli.command()
@@ -236,8 +239,9 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
 
     For one terminal only: eval "$(omero-profile use NAME --shell)".
     """
-    from .active import shell_export, write_state_choice
+    from .active import shell_export
     from .locations import PROFILE_ENV
+    from .statefile import write_state_choice
     from .text import printable
 
     if clear:
@@ -267,30 +271,30 @@ def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
 @pass_state
 def validate(state: State, as_json: bool) -> None:
     """Check every file: each problem on one line as `file: profile 'x': key: problem`."""
-    from .files import exposed_secrets_warning
+    from .files import exposed_warning
     from .text import printable
 
-    config = state.config()
-    problems = config.problems()
-    read = [str(f.path) for f in config.files if f.exists]
-    warnings = [w for w in (exposed_secrets_warning(f, config.registry.secret_keys)
-                            for f in config.files if f.exists) if w]
+    index = state.index()
+    problems = index.problems()
+    read = [str(f.path) for f in index.files if f.exists]
+    warnings = [w for w in (exposed_warning(f.path, holders)
+                            for f, holders in zip(index.files, index.secret_holders, strict=True) if f.exists) if w]
     warnings += [f"profile '{name}': credentials source unavailable: {why}"
-                 for name, why in config.unavailable().items()]
-    warnings += config.registry.warnings
+                 for name, why in index.unavailable().items()]
+    warnings += index.warnings
     for warning in warnings:
         click.echo(f"{PROG}: warning: {printable(warning)}", err=True)
     if as_json:
         _echo_json({
             "valid": not problems,
             "files": read,
-            "profiles": len(config.names()),
+            "profiles": len(index.names()),
             "warnings": warnings,
             "problems": [{"file": p.file, "line": p.line, "column": p.column, "profile": p.profile,
                           "key": p.key, "message": p.message} for p in problems],
         })
     elif not problems:
-        click.echo(f"ok: {len(config.names())} profile(s) in {', '.join(read) or '(no files)'}")
+        click.echo(f"ok: {len(index.names())} profile(s) in {', '.join(read) or '(no files)'}")
     if problems:
         if not as_json:
             for p in problems:
@@ -702,8 +706,8 @@ def _require_in_user_file(state: State, name: str) -> None:
 @pass_state
 def remove(state: State, name: str) -> None:
     """Remove a profile from your profiles file (everything else is left byte-for-byte)."""
-    from .active import forget_choice
     from .edit import edit_user_file, remove_profile
+    from .statefile import forget_choice
     from .text import printable
     from .writing import locked
 

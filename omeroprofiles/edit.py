@@ -34,7 +34,7 @@ from tomlkit.items import InlineTable, Table
 from . import files as files_mod
 from .errors import ConfigError, ProfileNotFound
 from .locations import Locations
-from .model import name_problem
+from .names import name_problem
 from .plugins import Registry
 from .resolve import Config
 from .text import printable

@@ -6,7 +6,7 @@ The CLI maps these to messages in exactly one place (``cli._Group.invoke``); lib
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .text import printable
 
@@ -25,9 +25,12 @@ class ProfileError(Exception):
         return self.message
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration file, locatable by a person."""
+class Problem(NamedTuple):
+    """One thing wrong with a configuration file, locatable by a person.
+
+    A NamedTuple rather than a dataclass: ``dataclasses`` imports ``inspect``, which alone costs a
+    quarter of the interpreter start, and every command (``current`` too) imports this module.
+    """
 
     file: str
     message: str

@@ -7,7 +7,6 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,26 @@ MAX_NESTING = 100
 and the stdlib parser recurses once per level (500 levels overflowed Python's stack)."""
 
 
-@dataclass
 class ProfilesFile:
-    """One profiles file as read: its tables, and the problems found before any validation."""
+    """One profiles file as read: its tables, and the problems found before any validation.
 
-    path: Path
-    kind: str
-    """'user' or 'site'."""
-    exists: bool = False
-    data: dict[str, Any] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    unparsed: bool = False
-    """The file could not be read or parsed at all: its data says nothing, and it must not be edited."""
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect``, which alone costs a
+    quarter of the interpreter start, and ``current`` reads files too.
+    """
+
+    def __init__(self, path: Path, kind: str, exists: bool = False, data: dict[str, Any] | None = None,
+                 problems: list[Problem] | None = None, unparsed: bool = False) -> None:
+        self.path = path
+        self.kind = kind
+        """'user' or 'site'."""
+        self.exists = exists
+        self.data: dict[str, Any] = {} if data is None else data
+        self.problems: list[Problem] = [] if problems is None else problems
+        self.unparsed = unparsed
+        """The file could not be read or parsed at all: its data says nothing, and it must not be edited."""
+
+    def __repr__(self) -> str:
+        return f"ProfilesFile({self.path!r}, {self.kind!r}, exists={self.exists}, problems={self.problems!r})"
 
     @property
     def label(self) -> str:
@@ -214,14 +221,21 @@ def exposed_secrets_warning(pf: ProfilesFile, secret_keys: SecretKeys) -> str | 
     Only files that really contain a secret are checked, so the warning is never noise. What is
     a secret is the source's business: ``secret_keys`` (the registry's answer) says.
     """
-    holders = secret_holders(pf, secret_keys)
+    return exposed_warning(pf.path, secret_holders(pf, secret_keys))
+
+
+def exposed_warning(path: Path, holders: list[str]) -> str | None:
+    """The warning for file ``path``, whose tables ``holders`` hold a secret, if others can read it.
+
+    The mode is looked at every time (the validated-index cache keeps ``holders``, never the mode).
+    """
     if not holders or os.name != "posix":
         return None
     try:
-        mode = stat.S_IMODE(pf.path.stat().st_mode)
+        mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return None
     if mode & 0o077 == 0:
         return None
-    return (f"{pf.path}: readable by other users (mode {mode:04o}) and holds a secret in profile(s) "
-            f"{', '.join(holders)}; run: chmod 600 '{pf.path}'")
+    return (f"{path}: readable by other users (mode {mode:04o}) and holds a secret in profile(s) "
+            f"{', '.join(holders)}; run: chmod 600 '{path}'")

@@ -1,23 +1,29 @@
-"""Where files live: the user's profiles file, the site-wide file, the tool-owned state file."""
+"""Where files live: the user's profiles file, the site-wide file, the tool-owned state and cache files.
+
+Also the names of the OMERO_PROFILE* environment variables, which light modules (the cache key,
+``active``) read without importing the modules that act on them.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
 from pathlib import Path
-
-import platformdirs
+from typing import NamedTuple
 
 APP = "omero-profiles"
 USER_FILE_ENV = "OMERO_PROFILES_FILE"
 SITE_FILE_ENV = "OMERO_PROFILES_SYSTEM_FILE"
 PROFILE_ENV = "OMERO_PROFILE"
+PLUGINS_ENV = "OMERO_PROFILES_PLUGINS"
+"""Comma-separated entry-point plugins to load (``plugins``); part of the cache key."""
+NO_CACHE_ENV = "OMERO_PROFILES_NO_CACHE"
+"""Set (non-empty): never read or write the validated-index cache."""
 DEFAULT_SITE_FILE = Path("/etc/omero-profiles/profiles.toml")
 
 
-@dataclass(frozen=True)
-class Locations:
-    """The files one invocation reads and writes."""
+class Locations(NamedTuple):
+    """The files one invocation reads and writes (a NamedTuple: no ``dataclasses`` import on ``current``'s path)."""
 
     user_file: Path
     user_file_reason: str
@@ -32,12 +38,37 @@ class Locations:
         return self.user_file_reason == "--config"
 
 
+_XDG = {"config": ("XDG_CONFIG_HOME", "~/.config"), "state": ("XDG_STATE_HOME", "~/.local/state"),
+        "cache": ("XDG_CACHE_HOME", "~/.cache")}
+"""The XDG base directories: variable, and the default when it is unset, empty or not absolute."""
+
+
+def _user_dir(kind: str) -> Path:
+    """The user's ``kind`` directory for omero-profiles: XDG rules on Linux, platformdirs elsewhere.
+
+    On Linux the rules are applied here: importing platformdirs (tempfile, shutil, bz2, lzma) costs
+    a third of the interpreter start, and ``current`` runs on every prompt. A test checks that
+    both give the same directories.
+    """
+    if sys.platform.startswith("linux"):
+        variable, default = _XDG[kind]
+        base = os.environ.get(variable, "")
+        return Path(base if os.path.isabs(base) else os.path.expanduser(default)) / APP
+    import platformdirs
+
+    return Path(getattr(platformdirs, f"user_{kind}_dir")(APP, appauthor=False))
+
+
 def user_config_dir() -> Path:
-    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+    return _user_dir("config")
 
 
 def user_state_dir() -> Path:
-    return Path(platformdirs.user_state_dir(APP, appauthor=False))
+    return _user_dir("state")
+
+
+def user_cache_dir() -> Path:
+    return _user_dir("cache")
 
 
 def locate(config: str | os.PathLike[str] | None = None) -> Locations:

@@ -7,31 +7,16 @@ written (every key optional, unknown keys rejected), so errors point at the file
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-RESERVED_NAMES = ("defaults",)
-"""Names the CLI reads as something else: ``set defaults KEY VALUE`` edits the ``[defaults]`` table,
-so a profile called 'defaults' could never be edited by name."""
-
-NAME_PATTERN = r"^(?!(?:defaults)$)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-"""Profile names: a letter or digit, then letters, digits, '.', '_' or '-'; at most 64 chars;
-not one of ``RESERVED_NAMES`` (spelled out in the pattern, which resolve and ``extends`` use)."""
-
-
-def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a profile name, in words; None if it can."""
-    if name in RESERVED_NAMES:
-        return f"'{name}' is reserved ('omero-profile set {name} KEY VALUE' edits the [{name}] table)"
-    if not re.match(NAME_PATTERN, name):
-        return ("invalid profile name: use letters, digits, '.', '_' or '-' "
-                "(starting with a letter or digit, at most 64 characters)")
-    return None
+from .names import NAME_PATTERN
+from .origin import Origin
 
 DEFAULT_PORT = 4064
 URL_SCHEMES = {"ssl": 4064, "tcp": 4063, "ws": 80, "wss": 443}
@@ -65,10 +50,12 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_host(value: str) -> HostAddress:
     """Parse a host name, IPv4, ``[IPv6]`` or ``scheme://host[:port]/path`` URL.
 
-    Raises ValueError with a message a person can act on.
+    Raises ValueError with a message a person can act on. Cached: resolving a profile, and
+    ``address``/``url``/``hostname`` on it, parse the same value several times (``HostAddress`` is frozen).
     """
     value = value.strip()
     if not value:
@@ -116,13 +103,12 @@ def parse_host(value: str) -> HostAddress:
 def _check_hostname(hostname: str, original: str) -> None:
     if not hostname:
         raise ValueError(f"no host name in '{original}'")
+    if _HOSTNAME.match(hostname):  # first: most hosts are names, and a failed ip_address() is slow
+        return
     try:
         ipaddress.ip_address(hostname)
-        return
     except ValueError:
-        pass
-    if not _HOSTNAME.match(hostname):
-        raise ValueError(f"'{hostname}' is not a valid host name")
+        raise ValueError(f"'{hostname}' is not a valid host name") from None
 
 
 class _Strict(BaseModel):
@@ -192,36 +178,6 @@ class ProfileTable(_Strict):
 
 PROFILE_KEYS = tuple(ProfileTable.model_fields)
 DEFAULTS_KEYS = tuple(k for k in PROFILE_KEYS if k not in ("extends", "description"))
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a resolved value came from: a file's table, a built-in default, or an override."""
-
-    kind: Literal["file", "builtin", "override"]
-    file: str | None = None
-    table: str | None = None
-    """``defaults`` or ``profiles.NAME``."""
-    via_extends: bool = False
-    detail: str | None = None
-    """A note on how the value was derived, e.g. the port of a host URL."""
-
-    def __str__(self) -> str:
-        if self.kind == "builtin":
-            text = "built-in default"
-        elif self.kind == "override":
-            text = "override"
-        else:
-            text = f"{self.file} [{self.table}]" + (" via extends" if self.via_extends else "")
-        return f"{text} ({self.detail})" if self.detail else text
-
-    def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "file": self.file, "table": self.table, "via_extends": self.via_extends,
-                "detail": self.detail, "text": str(self)}
-
-
-BUILTIN = Origin("builtin")
-OVERRIDE = Origin("override")
 
 
 class Profile(BaseModel):

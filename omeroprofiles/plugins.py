@@ -25,9 +25,9 @@ from pydantic import BaseModel
 from . import hookspecs
 from .credentials import builtin
 from .credentials.base import CredentialSource, SourceConfig
+from .locations import PLUGINS_ENV
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-PLUGINS_ENV = "OMERO_PROFILES_PLUGINS"
 
 OK, PARTLY_LOADED, DISABLED = "ok", "partly loaded", "disabled"
 
@@ -99,6 +99,9 @@ class Registry:
         self.register(builtin, name="builtin", distribution="omero-profiles", version=_own_version())
         if load_entry_points:
             self._load_entry_points()
+        self.changed = False
+        """A plugin was registered or unregistered by code after the installed ones were loaded: the
+        validated-index cache (keyed by what is installed) does not describe this registry."""
 
     # -- registration -------------------------------------------------------------------------
     def register(self, plugin: object, name: str, *, distribution: str = "(in-process)",
@@ -115,6 +118,7 @@ class Registry:
         if existing is not None:
             raise ValueError(f"this plugin object is registered already as '{existing}' "
                              f"({self.plugins[existing].distribution}); unregister('{existing}') first")
+        self.changed = True
         info = PluginInfo(name=name, distribution=distribution, version=version)
         self.plugins[name] = info
         try:
@@ -127,6 +131,7 @@ class Registry:
         return info
 
     def unregister(self, name: str) -> None:
+        self.changed = True
         plugin = self.pm.get_plugin(name)
         if plugin is not None:
             self.pm.unregister(plugin, name=name)
@@ -252,6 +257,11 @@ def get_registry() -> Registry:
     if _registry is None:
         _registry = Registry()
     return _registry
+
+
+def changed_in_process() -> bool:
+    """True if the process-wide registry exists and code registered or unregistered a plugin in it."""
+    return _registry is not None and _registry.changed
 
 
 def reset_registry() -> None:

@@ -9,7 +9,6 @@ table's merged values (it and its ancestors) are computed once and shared by its
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,21 +16,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import files as files_mod
+from .catalog import Catalog, Entry, collect, read_files, unique
 from .credentials.base import SourceConfig
-from .errors import ConfigError, Problem, ProfileError, ProfileNotFound
+from .errors import ConfigError, Problem
 from .locations import Locations, locate
 from .model import (
-    BUILTIN,
     BUILTIN_DEFAULTS,
     DEFAULTS_KEYS,
-    OVERRIDE,
     URL_SCHEMES,
-    Origin,
     Profile,
     ProfileTable,
-    name_problem,
     parse_host,
 )
+from .origin import BUILTIN, OVERRIDE, Origin
 from .plugins import Registry, get_registry
 from .text import did_you_mean
 
@@ -41,21 +38,11 @@ _OVERRIDE_RANK = 1 << 30
 
 
 @dataclass
-class _Entry:
-    name: str
-    file: files_mod.ProfilesFile
-    table: dict[str, Any]
-
-    def origin(self, via_extends: bool) -> Origin:
-        return Origin("file", self.file.label, f"profiles.{self.name}", via_extends)
-
-
-@dataclass
 class _Layer:
     """A table merged over its ancestors (not yet over [defaults]): values, origins and ranks."""
 
     values: dict[str, Any] = field(default_factory=dict)
-    origin: dict[str, tuple[_Entry, int]] = field(default_factory=dict)
+    origin: dict[str, tuple[Entry, int]] = field(default_factory=dict)
     """key -> (the entry that set it, its rank)."""
     problems: list[Problem] = field(default_factory=list)
     """This table's own problems, and a cycle or unknown parent found from it."""
@@ -70,7 +57,7 @@ class _Layer:
             seen.add(id(layer))
             found.extend(layer.problems)
             layer = layer.parent
-        return _unique(found)
+        return unique(found)
 
 
 class UnavailableSource(SourceConfig):
@@ -88,102 +75,47 @@ class UnavailableSource(SourceConfig):
         return cls(source=table["source"], reason=reason, **{k: "**********" for k in table if k != "source"})
 
 
-class Config:
-    """All profiles visible to one invocation."""
+class Config(Catalog):
+    """All profiles visible to one invocation, validated and resolved on demand."""
 
     def __init__(self, locations: Locations, pfiles: list[files_mod.ProfilesFile],
                  registry: Registry | None = None) -> None:
-        self.locations = locations
-        self.files = pfiles
         self.registry = registry or get_registry()
-        self.file_problems: list[Problem] = [p for f in pfiles for p in f.problems]
-        self._entries: dict[str, _Entry] = {}
         self._defaults: dict[str, tuple[Any, Origin, int]] = {}
-        self.default_name: str | None = None
-        self.default_file: str | None = None
-        """The file whose top-level ``default`` chose ``default_name``."""
         self._layers: dict[str, _Layer] = {}
         self._own_problems: dict[str, list[Problem]] = {}
         self._resolved: dict[str, Profile | list[Problem]] = {}
-        for rank, pf in enumerate(pfiles, start=1):  # site first, so the user's same-named profile replaces it
-            self._take(pf, rank)
+        super().__init__(locations, pfiles, *collect(pfiles, self._take_defaults))
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
     def load(cls, config: str | None = None, *, registry: Registry | None = None,
              locations: Locations | None = None) -> Config:
         locations = locations or locate(config)
-        pfiles = [files_mod.read(locations.site_file, "site"), files_mod.read(locations.user_file, "user")]
-        if locations.explicit_user_file and not pfiles[1].exists and not pfiles[1].problems:
-            pfiles[1].problems.append(Problem(str(locations.user_file), "file not found (given with --config)"))
-        return cls(locations, pfiles, registry)
+        return cls(locations, read_files(locations), registry)
 
-    def _take(self, pf: files_mod.ProfilesFile, rank: int) -> None:
-        data = pf.data
-        if isinstance(data.get("default"), str):
-            self.default_name = data["default"]
-            self.default_file = pf.label
-        defaults = data.get("defaults")
+    def _take_defaults(self, pf: files_mod.ProfilesFile, rank: int) -> list[Problem]:
+        """Validate ``pf``'s [defaults]; keep the good values, return the problems."""
+        found: list[Problem] = []
+        defaults = pf.data.get("defaults")
         if isinstance(defaults, dict):
             for key, value in defaults.items():
                 if key not in DEFAULTS_KEYS:
                     hint = " (not allowed in [defaults])" if key in ("extends", "description") else \
                         did_you_mean(key, DEFAULTS_KEYS)
-                    self.file_problems.append(Problem(pf.label, f"unknown key{hint}", key=f"defaults.{key}"))
+                    found.append(Problem(pf.label, f"unknown key{hint}", key=f"defaults.{key}"))
                     continue
                 problems = _table_problems({key: value}, pf.label, None, prefix="defaults.")
-                self.file_problems.extend(problems)
+                found.extend(problems)
                 if not problems:  # a bad default is reported once, here, and never reaches a Profile
                     self._defaults[key] = (value, Origin("file", pf.label, "defaults"), rank)
-        for name, table in pf.profiles.items():
-            problem = name_problem(name)
-            if problem:
-                self.file_problems.append(Problem(pf.label, problem, profile=name))
-                continue
-            self._entries[name] = _Entry(name, pf, table)
+        return found
 
     # -- queries ------------------------------------------------------------------------------
-    def names(self) -> list[str]:
-        return list(self._entries)
-
-    def has(self, name: str) -> bool:
-        return name in self._entries
-
-    def file_of(self, name: str) -> files_mod.ProfilesFile | None:
-        entry = self._entries.get(name)
-        return entry.file if entry else None
-
-    def raw_table(self, name: str) -> dict[str, Any] | None:
-        entry = self._entries.get(name)
-        return entry.table if entry else None
-
-    def not_found(self, name: str, why: str = "") -> ProfileError:
-        """The error for a name no file defines: ProfileNotFound, unless a broken file may be hiding it.
-
-        A file that cannot be parsed has no profiles to offer, so 'not defined' (exit 3) would send
-        the user looking for a typo; the file's own problems (exit 2) are the answer.
-        """
-        if self.file_problems:
-            return ConfigError(_unique(self.file_problems))
-        read = [str(f.path) for f in self.files if f.exists] or [str(self.locations.user_file) + " (missing)"]
-        message = f"profile '{name}'{why} is not defined in {', '.join(read)}"
-        close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
-        message += f"; did you mean '{close[0]}'?" if close else "."
-        message += f" Available: {', '.join(self.names())}." if self.names() else \
-            " No profiles are defined yet (omero-profile init, or omero-profile add NAME --host HOST)."
-        return ProfileNotFound(message)
-
-    def default_problem(self) -> Problem | None:
-        """A problem if the top-level ``default`` names a profile that is not defined."""
-        if self.default_name is None or self.default_name in self._entries:
-            return None
-        return Problem(self.default_file or "", f"names profile '{self.default_name}', which is not defined"
-                       + did_you_mean(self.default_name, self.names()), key="default")
-
     def resolve(self, name: str, overrides: Mapping[str, Any] | None = None) -> Profile:
         """The validated profile ``name`` with ``overrides`` applied; raises on any problem."""
         if self.file_problems:
-            raise ConfigError(_unique(self.file_problems))
+            raise ConfigError(unique(self.file_problems))
         if name not in self._entries:
             raise self.not_found(name)
         if overrides:
@@ -211,7 +143,7 @@ class Config:
                 self._resolved[name] = result
                 if isinstance(result, list):
                     found.extend(result)
-        return _unique(found)
+        return unique(found)
 
     def unavailable(self) -> dict[str, str]:
         """Profiles whose credential source's plugin is not loaded: name -> why."""
@@ -302,7 +234,7 @@ class Config:
             entry, level = layer.origin[key]
             if key == "description" and entry is not own:
                 continue  # a description describes one profile; it is not inherited
-            values[key], origin[key], rank[key] = value, entry.origin(entry is not own), level
+            values[key], origin[key], rank[key] = value, _origin(entry, entry is not own), level
         for key, value in (overrides or {}).items():
             if value is not None:
                 values[key], origin[key], rank[key] = value, OVERRIDE, _OVERRIDE_RANK
@@ -344,6 +276,10 @@ class Config:
             return model.model_validate(table), []
         except ValidationError as exc:
             return None, _pydantic_problems(exc, label, name, "credentials.", model.model_fields)
+
+
+def _origin(entry: Entry, via_extends: bool) -> Origin:
+    return Origin("file", entry.file.label, f"profiles.{entry.name}", via_extends)
 
 
 def _apply_url_port(values: dict[str, Any], origin: dict[str, Origin], rank: dict[str, int]) -> str | None:
@@ -409,7 +345,7 @@ def _pydantic_problems(exc: ValidationError, label: str, profile: str | None, pr
                 if got:
                     message += f" (got {got})"
         problems.append(Problem(label, message, profile=profile, key=key or None))
-    return _unique(problems)
+    return unique(problems)
 
 
 def _input_type(exc: ValidationError, loc: tuple[Any, ...]) -> str | None:
@@ -417,7 +353,3 @@ def _input_type(exc: ValidationError, loc: tuple[Any, ...]) -> str | None:
         if err["loc"] == loc:
             return _TYPE_NAMES.get(type(err.get("input")))
     return None
-
-
-def _unique(problems: Iterable[Problem]) -> list[Problem]:
-    return list(dict.fromkeys(problems))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 _CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F)}
@@ -12,10 +11,15 @@ _CONTROL.update({i: f"\\u{i:04x}" for i in (*range(0x80, 0xA0), 0x2028, 0x2029, 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or '' when none is close."""
+    import difflib  # only error messages need it; ``current`` imports this module and must start fast
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def printable(value: object) -> str:
     """``str(value)`` with control characters escaped, so a value cannot fake lines or rows of output."""
-    return str(value).translate(_CONTROL)
+    text = str(value)
+    if text.isascii() and text.isprintable():  # the common case, checked in C: nothing to escape
+        return text
+    return text.translate(_CONTROL)

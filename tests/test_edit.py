@@ -734,17 +734,17 @@ def test_control_characters_in_values_cannot_fake_lines(cfg: Path, ed, isolated_
 # -- hardening: the active choice never names a removed profile -----------------------------------
 _SLOW_USE = """
 import sys, time
-from omeroprofiles import active
+from omeroprofiles import statefile
 from omeroprofiles.cli import main
 
-real = active.atomic_write
+real = statefile.atomic_write
 
 def slow(*args, **kwargs):
     print("checked", flush=True)  # 'use' has checked the profile and is about to record it
     time.sleep(2)
     real(*args, **kwargs)
 
-active.atomic_write = slow
+statefile.atomic_write = slow
 main(sys.argv[1:])
 """
 
@@ -768,7 +768,7 @@ def test_use_racing_remove_never_leaves_the_removed_profile_active(cfg: Path, ed
 def test_use_after_remove_finds_the_profile_gone(cfg: Path, ed, isolated_env: Path) -> None:
     """The other order: 'use' re-reads the file under the lock, so it cannot record a removed name."""
     _write(cfg, COMMENTED + '\n[profiles.x]\nhost = "x.org"\n')
-    from omeroprofiles.active import write_state_choice
+    from omeroprofiles.statefile import write_state_choice
 
     locations = locate(cfg)
     assert ed("remove", "x").exit_code == 0

@@ -134,3 +134,38 @@ def test_thousand_profiles_resolve(write_user):
     config = Config.load()
     assert config.problems() == []
     assert [config.resolve(f"p{i}").hostname for i in (0, 999)] == ["h0.example.org", "h999.example.org"]
+
+
+def _chain(count: int) -> str:
+    """p0 defines the host; p1 extends p0, p2 extends p1, ... (one level deeper each)."""
+    return '[profiles.p0]\nhost = "h.example.org"\ngroup = "Lab A"\ncredentials = { source = "env" }\n' + "".join(
+        f'[profiles.p{i}]\nextends = "p{i - 1}"\n' + (f"timeout = {i % 50 + 1}\n" if i % 3 == 0 else "")
+        for i in range(1, count))
+
+
+def test_a_10000_deep_extends_chain_lists_in_under_2_seconds(run, tmp_path, monkeypatch):
+    """Linear resolution: each table is merged once, over its parent's merged layer; no recursion.
+
+    (A 10,000-deep chain once took over 10 minutes: each profile re-merged its whole ancestry.)
+    Timed with the cache off, so everything is validated; the CLI's imports are loaded already.
+    """
+    import json
+    import time
+
+    monkeypatch.setenv("OMERO_PROFILES_NO_CACHE", "1")
+    elapsed = {}
+    for count in (2000, 10_000):
+        path = tmp_path / f"chain-{count}.toml"
+        path.write_text(_chain(count))
+        started = time.perf_counter()
+        result = run("--config", str(path), "list", "--json")
+        elapsed[count] = time.perf_counter() - started
+        assert result.exit_code == 0, result.stderr
+        rows = json.loads(result.stdout)
+        assert len(rows) == count and {r["host"] for r in rows} == {"h.example.org"}
+    assert elapsed[10_000] < 2.0, elapsed
+    assert elapsed[10_000] < 12 * elapsed[2000], elapsed  # linear: ~5x; quadratic would be 25x
+    shown = json.loads(run("--config", str(path), "show", "p9999", "--json").stdout)
+    assert shown["origin"]["host"]["text"] == f"{path} [profiles.p0] via extends"
+    assert shown["timeout"] == 50.0 and shown["origin"]["timeout"]["table"] == "profiles.p9999"
+    assert run("--config", str(path), "validate").stdout.startswith("ok: 10000 profile(s)")

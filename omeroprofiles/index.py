@@ -1,0 +1,147 @@
+"""The validated index: what `list`, `show` and `validate` print about the files, as plain data.
+
+``build`` makes it from a ``resolve.Config`` (pydantic and the plugins: the slow part of those
+commands); ``cache`` keeps it on disk between runs. ``Index`` answers from it without pydantic:
+it is a ``Catalog`` (names, files, default), so the active profile is chosen by the same code.
+
+The data is JSON: values as ``show --json`` prints them (every secret already masked), origins,
+problems (which never quote a value) and ``describe()`` texts (never a secret, by contract).
+No credential value is ever in it, so the cache file never holds a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import files as files_mod
+from .catalog import Catalog, Entry, unique
+from .errors import ConfigError, Problem
+from .locations import Locations
+from .origin import Origin
+
+if TYPE_CHECKING:
+    from .resolve import Config
+
+Data = dict[str, Any]
+
+
+class FileRef:
+    """A file as the index remembers it: path, 'user' or 'site', and whether it existed."""
+
+    __slots__ = ("path", "kind", "exists")
+
+    def __init__(self, path: Path, kind: str, exists: bool) -> None:
+        self.path, self.kind, self.exists = path, kind, exists
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+
+def _problem_row(p: Problem) -> list[Any]:
+    return [p.file, p.message, p.profile, p.key, p.line, p.column]
+
+
+def _problems(rows: list[list[Any]]) -> list[Problem]:
+    return [Problem(*row) for row in rows]
+
+
+def build(config: Config) -> Data:
+    """Resolve every profile of ``config`` and keep what the read-only commands print."""
+    from .model import parse_host  # pydantic is loaded already (``config`` is built); index.py must not need it
+
+    labels = {f.label: i for i, f in enumerate(config.files)}
+    registry = config.registry
+    secret: dict[tuple[str | None, tuple[str, ...]], frozenset[str]] = {}
+
+    def secret_keys(source: str | None, keys: Iterable[str]) -> frozenset[str]:
+        """``registry.secret_keys``, asked once per kind of credentials table (not once per profile)."""
+        asked = (source, tuple(keys))
+        if asked not in secret:
+            secret[asked] = registry.secret_keys(*asked)
+        return secret[asked]
+
+    profiles = []
+    for name in config.names():
+        file = config.file_of(name)
+        assert file is not None
+        try:
+            profile = config.resolve(name)
+        except ConfigError as exc:
+            host = (config.raw_table(name) or {}).get("host")
+            try:  # an invalid profile's host is shown only if it parses (it may even hold a password)
+                shown = host if isinstance(host, str) and parse_host(host) else None
+            except ValueError:
+                shown = None
+            entry: Data = {"problems": [_problem_row(p) for p in exc.problems], "host": shown}
+        else:
+            source = registry.source(profile.source)
+            entry = {
+                "data": profile.redacted(),
+                "origin": {key: [o.kind, labels.get(o.file, o.file), o.table,
+                                 o.via_extends, o.detail] for key, o in profile.origin.items()},
+                "address": profile.url if profile.address.transport else profile.display_address(),
+                "user": source.describe(profile.credentials) if source else "",
+            }
+        profiles.append([name, labels[file.label], entry])
+    return {
+        "files": [[str(f.path), f.kind, f.exists] for f in config.files],
+        "default": [config.default_name, config.default_file] if config.default_name is not None else None,
+        "file_problems": [_problem_row(p) for p in config.file_problems],
+        "profiles": profiles,
+        "problems": [_problem_row(p) for p in config.problems()],
+        "unavailable": list(config.unavailable().items()),
+        "warnings": list(registry.warnings),
+        "secret_holders": [files_mod.secret_holders(f, secret_keys) if isinstance(f, files_mod.ProfilesFile)
+                           else [] for f in config.files],
+    }
+
+
+class Index(Catalog):
+    """The read-only commands' view of the files, from ``build``'s data (fresh or cached)."""
+
+    def __init__(self, locations: Locations, data: Data) -> None:
+        refs = [FileRef(Path(path), kind, bool(exists)) for path, kind, exists in data["files"]]
+        self._profiles: dict[str, Data] = {}
+        entries = {}
+        for name, file_index, entry in data["profiles"]:
+            entries[name] = Entry(name, refs[file_index], {})
+            self._profiles[name] = entry
+        default_name, default_file = data["default"] or (None, None)
+        super().__init__(locations, refs, entries, default_name, default_file, _problems(data["file_problems"]))
+        self._all_problems = _problems(data["problems"])
+        self._unavailable: dict[str, str] = dict(data["unavailable"])
+        self.warnings: list[str] = list(data["warnings"])
+        """The plugin registry's own warnings (e.g. an unknown name in $OMERO_PROFILES_PLUGINS)."""
+        self.secret_holders: list[list[str]] = [list(h) for h in data["secret_holders"]]
+        """Per file: the tables that hold a secret (for the readable-file warning)."""
+
+    def resolved(self, name: str) -> Data:
+        """``name``'s entry (``data``, ``origin``, ``address``, ``user``); raises as ``Config.resolve`` does."""
+        if self.file_problems:
+            raise ConfigError(unique(self.file_problems))
+        if name not in self._profiles:
+            raise self.not_found(name)
+        entry = self._profiles[name]
+        if "problems" in entry:
+            raise ConfigError(_problems(entry["problems"]))
+        return entry
+
+    def origin(self, name: str) -> dict[str, Origin]:
+        """Where each of ``name``'s values came from (``name`` must resolve)."""
+        return {key: Origin(kind, self.files[file].label if isinstance(file, int) else file, table, via, detail)
+                for key, (kind, file, table, via, detail) in self.resolved(name)["origin"].items()}
+
+    def invalid_host(self, name: str) -> str | None:
+        """The host an invalid profile's own table names, if it parses (for ``list``)."""
+        return self._profiles[name].get("host")
+
+    def problems(self) -> list[Problem]:
+        """Every problem in every file and profile, each once, in file order (``Config.problems``)."""
+        return list(self._all_problems)
+
+    def unavailable(self) -> dict[str, str]:
+        """Profiles whose credential source's plugin is not loaded: name -> why."""
+        return dict(self._unavailable)
