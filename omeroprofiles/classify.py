@@ -1,7 +1,11 @@
 """Map what omero-py and Ice raise to our failure classes, with messages a person can act on.
 
-The OMERO CLI's session code (omero/plugins/sessions.py) draws the same lines. Messages name
-the profile, the server and the user, never a password or session key.
+Two moments, two functions: ``classify`` while a session is being opened, ``classify_call``
+for a call on a session that is open (a server that stops answering or dies mid-call is exit
+5, never a bare Ice exception, which the CLI would have to call a bug). The OMERO CLI's session
+code (omero/plugins/sessions.py) draws the same lines. Messages name the profile, the server
+and the user, never a password or session key; callers raise them ``from None``, since an
+Ice exception's text can hold a session key (the identity of the session's ServiceFactory).
 """
 
 from __future__ import annotations
@@ -72,4 +76,42 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
         return no_answer(profile, user=user, timeout=timeout)
     if isinstance(exc, Ice.LocalException | omero.ServerError):
         return ServerUnreachable(f"{at}: connection failed ({name})")
+    return None
+
+
+def classify_call(exc: BaseException, profile: Profile, *, user: str | None,
+                  timeout: float) -> ProfileError | None:
+    """The ProfileError for a call on an open session that failed; None if it is not a known kind.
+
+    Every call has the profile timeout as its Ice invocation timeout (``login.new_client``), so
+    a server that stopped answering shows up here as a timeout, and one that died as a lost or
+    refused connection.
+    """
+    # isort: off
+    import omero  # before Glacier2 (see classify)
+    import omero.clients  # noqa: F401
+    import Ice
+    # isort: on
+
+    if isinstance(exc, ProfileError):
+        return exc
+    who = f" as '{user}'" if user else ""
+    at = where(profile) + who
+    name = type(exc).__name__
+    if isinstance(exc, Ice.TimeoutException):
+        return ServerUnreachable(f"{at}: the server stopped answering (no reply within {timeout:g} s, the "
+                                 "profile timeout)")
+    if isinstance(exc, Ice.ConnectionRefusedException):
+        return ServerUnreachable(f"{at}: the connection to the server was lost and it refuses new ones; "
+                                 "the server is down or restarting")
+    if isinstance(exc, Ice.SocketException | Ice.CloseConnectionException | Ice.ForcedCloseConnectionException):
+        return ServerUnreachable(f"{at}: the connection to the server was lost ({name})")
+    if isinstance(exc, omero.SessionTimeoutException | omero.RemovedSessionException | Ice.ObjectNotExistException):
+        return AuthenticationFailed(f"{at}: the session ended on the server (expired or closed); connect again")
+    if isinstance(exc, omero.SecurityViolation):
+        return AccessDenied(f"{at}: access denied ({name})")
+    if isinstance(exc, Ice.CommunicatorDestroyedException):
+        return None  # the connection was closed here, then used: a caller's mistake, not the server
+    if isinstance(exc, Ice.LocalException):
+        return ServerUnreachable(f"{at}: the call failed on the way to or in the server ({name})")
     return None

@@ -2,14 +2,16 @@
 
 Fetch the credentials (outside the clock: a person may be typing), then open the session the
 profile describes (login, join or su) within ``profile.timeout``, then wrap it in a gateway.
+``ask`` puts a question to an open connection with the server's failures classified.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from .classify import no_answer
+from .classify import classify_call, no_answer
 from .credentials.base import Credentials
 from .deadline import DeadlineExceeded, run_bounded
 from .fetch import fetch_credentials, with_credentials
@@ -19,7 +21,8 @@ from .model import Profile
 from .shared import establish_shared
 from .su import become
 
-__all__ = ["establish", "establish_new", "fetch_credentials", "open_connection"]
+__all__ = ["ask", "establish", "establish_new", "fetch_credentials", "open_connection"]
+A = TypeVar("A")
 
 
 def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
@@ -30,9 +33,13 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
     try:
         return ProfileGateway(session, profile=profile, elapsed_ms=elapsed_ms,
                               reopen=(lambda: establish(profile)) if reconnect else None)
-    except BaseException:
+    except BaseException as exc:
         dispose(session.client, kill=not session.joined)
-        raise
+        mapped = classify_call(exc, profile, user=session.user, timeout=profile.timeout) \
+            if isinstance(exc, Exception) else None
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 def establish(profile: Profile) -> Session:
@@ -64,4 +71,20 @@ def establish_new(profile: Profile) -> Session:
 
     return with_credentials(profile, attempt)
 
+
+def ask(conn: Any, question: Callable[[Any], A]) -> A:
+    """``question(conn)``; a server that stops answering or dies meanwhile is a ProfileError.
+
+    Each call is bounded by the profile timeout (the client's invocation timeout); what it
+    raises when the server is gone (an Ice timeout, a lost or refused connection) becomes
+    ServerUnreachable (exit 5) instead of escaping as an Ice exception. Not chained: an Ice
+    exception's text can quote the session key.
+    """
+    try:
+        return question(conn)
+    except Exception as exc:
+        mapped = classify_call(exc, conn.profile, user=conn.login_user, timeout=conn.profile.timeout)
+        if mapped is None:
+            raise
+        raise mapped from None
 

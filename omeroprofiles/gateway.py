@@ -3,6 +3,8 @@
 It is a real ``omero.gateway.BlitzGateway`` (isinstance holds; every gateway method works) that
 also remembers the profile it came from, closes the way its session needs (sessions we joined
 are detached, not killed) and can re-open its session after expiry (``reconnect``).
+Closing is bounded: BlitzGateway's ``close()`` would wait for a frozen server as long as any
+call; ours ends the session with ``login.dispose`` (about a second at most).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 
 import Ice
 import omero
+import omero.api
 from omero.gateway import BlitzGateway, NoProxies, ProxyObjectWrapper
 
-from .login import Session
+from .login import Session, dispose
 from .model import Profile
 
 log = logging.getLogger(__name__)
@@ -86,21 +89,41 @@ class ProfileGateway(BlitzGateway):
         self.joined = session.joined
         self.call_group = session.call_group
         self.su_by = session.su_by
+        self.login_user = session.user
 
     def _apply_call_group(self) -> None:
         if self.call_group is not None:
             self.SERVICE_OPTS.setOmeroGroup(str(self.call_group))
 
     def close(self, hard: bool | None = None) -> None:
-        """End the session: killed if we created it, detached if we joined someone's session."""
+        """End the session: killed if we created it, detached if we joined someone's session.
+
+        What BlitzGateway.close does (close stateful services, kill or detach, drop the client),
+        with every call bounded (``login.dispose``): a dead or frozen server costs about a
+        second, never a hang. Never raises.
+        """
         if hard is None:
             hard = not self.joined
-        try:
-            if self.c is not None:
-                self.c.stopKeepAlive()
-        except Exception:  # noqa: BLE001 - closing must not fail on a dead connection
-            log.debug("stopKeepAlive failed", exc_info=True)
-        super().close(hard=hard)
+        self._connected = False
+        client = self.c
+        stateful = []
+        for proxy in list(self._proxies.values()):
+            service = getattr(proxy, "_obj", None)
+            if isinstance(service, omero.api.StatefulServiceInterfacePrx):
+                self._unregister_service(str(service))
+                stateful.append(service)
+            proxy._obj = None
+        if client is not None:
+            if hard and self._session_cb:
+                try:
+                    self._session_cb.close(self)
+                except Exception:  # noqa: BLE001 - a web framework's hook must not stop the close
+                    log.debug("session callback failed", exc_info=True)
+            dispose(client, kill=hard, stateful=stateful)
+        self.c = None
+        self._session = None
+        self._sessionUuid = None
+        self._proxies = NoProxies()
 
     # -- re-opening after session expiry ------------------------------------------------------
     def reconnect(self) -> None:
@@ -123,10 +146,7 @@ class ProfileGateway(BlitzGateway):
         self._apply_call_group()
         self.reconnects += 1
         if old is not None:
-            try:
-                old.__del__()
-            except Exception:  # noqa: BLE001 - the old session is gone already
-                log.debug("disposing the expired client failed", exc_info=True)
+            dispose(old, kill=False)  # the old session is gone already: only drop the client
 
     def connect(self, sUuid: str | None = None) -> bool:  # noqa: N803 - BlitzGateway's signature
         """Called by omero-py's service wrappers when the session is lost: re-open if allowed."""

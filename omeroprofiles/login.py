@@ -1,15 +1,22 @@
-"""Open one OMERO session for a profile: client, login or join, group, transport.
+"""Open one OMERO session for a profile: client, login or join, group, transport; and end one.
 
 The pieces the rest of the connect layer builds on (``su`` and ``gateway`` use them; nothing
 here imports them back). We create the ``omero.client`` session ourselves rather than calling
 ``BlitzGateway.connect()``: a rejected password is tried once (not retried), every failure keeps
 its real cause (connect() returns a bare False), and a login group the user is not in becomes an
 error instead of a silent fall-back to the default group.
+
+Every Ice call is bounded. Ice 3.6 waits for a reply forever by default, so a server that
+freezes after accepting a call hangs the client in whatever it was doing (login, a query,
+``close()``). ``new_client`` gives every proxy of the client the profile timeout as its
+invocation timeout (``Ice.Default.InvocationTimeout``: proxies the server hands back inherit
+it), and ``dispose`` ends a session with its own, much shorter, bounds.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +30,12 @@ log = logging.getLogger(__name__)
 AGENT = "omero-profiles"
 CONNECT_ATTEMPTS = 3
 """omero.client.createSession tries a timed-out connect this many times; the timeout is shared out."""
-CLOSE_TIMEOUT_MS = 400
-"""How long closing a connection may wait for a server that stopped answering."""
+CLOSE_CALL_MS = 500
+"""How long each call that ends a session may wait for a reply (a dead server costs this once)."""
+CLOSE_TIMEOUT_MS = 300
+"""How long closing a connection may wait for a server that stopped answering to acknowledge it."""
+KILL_CALLS_MAX = 16
+"""ISession.closeSession is repeated while the server reports references left; never forever."""
 
 
 @dataclass
@@ -38,16 +49,25 @@ class Session:
     """Group id applied per call (SERVICE_OPTS): -1 for all groups, or the group of a joined session."""
     su_by: str | None = None
     """The administrator who opened this session for the su target."""
+    user: str | None = None
+    """The user name the session was opened with, when known (for messages)."""
 
 
 def new_client(profile: Profile) -> Any:
-    """An ``omero.client`` for the profile's router with the connect timeout applied."""
+    """An ``omero.client`` for the profile's router with the connect and call timeouts applied.
+
+    ``Ice.Default.InvocationTimeout``: no call of this client (the login, the router's own
+    calls inside ``createObjectAdapterWithRouter``, every service call a user makes later, the
+    keep-alive ping) waits longer than ``profile.timeout`` for its reply. A call that takes
+    longer on a server that is merely slow fails too: the price of never hanging.
+    """
     import omero
     import omero.clients  # noqa: F401
 
     per_attempt_ms = max(200, int(profile.timeout * 1000 / CONNECT_ATTEMPTS))
     props = {
         "Ice.Override.ConnectTimeout": str(per_attempt_ms),
+        "Ice.Default.InvocationTimeout": str(max(1, int(profile.timeout * 1000))),
         # closing a connection to a server that stopped answering must not wait forever either
         "Ice.Override.CloseTimeout": str(min(per_attempt_ms, CLOSE_TIMEOUT_MS)),
         "omero.keep_alive": "0",
@@ -62,20 +82,26 @@ def new_client(profile: Profile) -> Any:
     return client
 
 
-def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None) -> Session:
-    """Log in (or join), switch to plain TCP if not secure, apply and verify the group."""
+def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None,
+                owned: bool | None = None) -> Session:
+    """Log in (or join), switch to plain TCP if not secure, apply and verify the group.
+
+    ``owned``: the session is ours to end (default: unless it was joined by key; su joins the
+    session it created for its target, and owns it).
+    """
     joined = credentials.session_key is not None
+    owned = not joined if owned is None else owned
     login_group = group if isinstance(group, str) and not joined else None
     client = new_client(profile)
     try:
-        _start_session(client, profile, credentials, login_group)
+        _start_session(client, profile, credentials, login_group, owned)
         call_group = _apply_group(client, profile, credentials, group, joined)
-        client = _maybe_insecure(client, profile)
+        client = _maybe_insecure(client, profile, owned)
         if profile.keepalive > 0:
             client.enableKeepAlive(profile.keepalive)
-        return Session(client, joined, call_group)
+        return Session(client, joined, call_group, user=credentials.username)
     except BaseException as exc:
-        dispose(client, kill=not joined and not _timed_out(exc))  # bounded by the close timeout
+        dispose(client, kill=owned and not _timed_out(exc))
         if isinstance(exc, ProfileError | KeyboardInterrupt):
             raise
         if login_group is not None and _is_create_session_refusal(exc):
@@ -83,24 +109,28 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
         mapped = classify(exc, profile, user=credentials.username, timeout=profile.timeout, joining=joined)
         if mapped is None:
             raise
-        raise mapped from (None if joined else exc)  # a join's refusal quotes the session key
+        raise mapped from None  # an Ice exception's text can quote the session key
 
 
-def _start_session(client: Any, profile: Profile, credentials: Credentials, login_group: str | None) -> None:
+def _start_session(client: Any, profile: Profile, credentials: Credentials, login_group: str | None,
+                   owned: bool = True) -> None:
+    """Open the session. One we own keeps the server's default, close-on-destroy: if our connection
+    ends without a close (the process dies, the network drops), the server ends the session
+    instead of keeping it until its idle timeout. One we joined is detached: it is not ours."""
     if credentials.session_key is not None:
         sf = client.joinSession(credentials.session_key.get_secret_value())
-        sf.detachOnDestroy()
+        if not owned:
+            sf.detachOnDestroy()
         return
     assert credentials.username is not None and credentials.password is not None
     context = client.getImplicitContext()
     if login_group is not None:
         context.put("omero.group", login_group)
     try:
-        sf = client.createSession(credentials.username, credentials.password.get_secret_value())
+        client.createSession(credentials.username, credentials.password.get_secret_value())
     finally:
         if login_group is not None:
             context.remove("omero.group")
-    sf.detachOnDestroy()
 
 
 def _apply_group(client: Any, profile: Profile, credentials: Credentials, group: int | str | None,
@@ -191,26 +221,100 @@ def _group_names(admin: Any, ids: list[int]) -> list[str]:
     return names
 
 
-def _maybe_insecure(client: Any, profile: Profile) -> Any:
-    """secure = false: re-join the session over the server's plain-TCP router (omero.router.insecure)."""
+def _maybe_insecure(client: Any, profile: Profile, owned: bool) -> Any:
+    """secure = false: re-join the session over the server's plain-TCP router (omero.router.insecure).
+
+    The SSL client then ends only its own connection: the session keeps the new client's
+    reference. (omero-py creates the new client itself, so the deadline cannot destroy it early;
+    its calls are still bounded, since it copies our invocation timeout with the properties.)
+    """
     if profile.secure or profile.transport in ("ws", "wss", "tcp"):
         return client  # ws/wss cannot switch (there is no TCP router behind the websocket)
     insecure = client.createClient(secure=False)
-    insecure.getSession().detachOnDestroy()
-    client.__del__()
+    try:
+        if not owned:
+            insecure.getSession().detachOnDestroy()
+    except BaseException:
+        dispose(insecure, kill=False)
+        raise
+    dispose(client, kill=False)
     return insecure
 
 
-def dispose(client: Any, *, kill: bool) -> None:
-    """Best-effort cleanup of a half-made connection: kill our own session, detach from joined ones."""
+def detach(client: Any) -> None:
+    """Let our session outlive this client: closing the client will then only detach from it.
+
+    For a session stored for others (``omero-profile login``, a shared session): our own logins
+    otherwise end on the server when their client closes.
+    """
+    client.getSession().ice_invocationTimeout(CLOSE_CALL_MS).detachOnDestroy()
+
+
+def dispose(client: Any, *, kill: bool, stateful: Iterable[Any] = ()) -> None:
+    """End a client within about a second, whatever the server does; never raises.
+
+    ``kill``: close the session on the server (ISession.closeSession until no reference is
+    left); otherwise only our Glacier2 session ends (a joined session is detached). ``stateful``:
+    service proxies to close first. omero-py's own ``killSession``/``closeSession`` wait as long
+    as any call (the profile timeout); here every call gets ``CLOSE_CALL_MS``, and once the
+    server has failed to answer one, no further call is tried: the communicator is destroyed,
+    which costs at most ``CLOSE_TIMEOUT_MS`` per connection.
+    """
+    answering = True
+    for proxy in stateful:
+        answering = answering and _answered(lambda p=proxy: p.ice_invocationTimeout(CLOSE_CALL_MS).close())
+    if kill and answering:
+        answering = _answered(lambda: _kill(client))
     try:
-        if kill:
-            try:
-                client.getSession()
-            except Exception:  # noqa: BLE001 - no session: nothing to kill
-                pass
-            else:
-                client.killSession()
-        client.__del__()
-    except Exception:  # noqa: BLE001
-        log.debug("cleanup after a failed connect raised", exc_info=True)
+        communicator = client.getCommunicator()
+    except Exception:  # noqa: BLE001 - closed already: nothing left to end
+        return
+    try:
+        if answering:  # omero-py's closeSession calls the router with the default router proxy
+            router = communicator.getDefaultRouter()
+            if router is not None:
+                communicator.setDefaultRouter(router.ice_invocationTimeout(CLOSE_CALL_MS))
+        else:
+            communicator.destroy()  # omero-py's closeSession then fails at once instead of waiting
+    except Exception:  # noqa: BLE001 - destroyed already: closeSession below copes
+        log.debug("preparing to end a client failed", exc_info=True)
+    try:
+        client.closeSession()  # stops keep-alive, ends the Glacier2 session, destroys the communicator
+    except Exception:  # noqa: BLE001 - a dead server: the communicator is destroyed all the same
+        log.debug("ending a client raised", exc_info=True)
+
+
+def _kill(client: Any) -> None:
+    """omero-py's killSession, with every call bounded by CLOSE_CALL_MS."""
+    import omero
+    import omero.model
+    from omero.rtypes import rstring
+
+    sf = client.getSession(blocking=False)  # never waits for omero.client's lock
+    if sf is None:
+        return
+    service = sf.ice_invocationTimeout(CLOSE_CALL_MS).getSessionService().ice_invocationTimeout(CLOSE_CALL_MS)
+    session = omero.model.SessionI()
+    session.uuid = rstring(sf.ice_getIdentity().name)
+    try:
+        for _ in range(KILL_CALLS_MAX):
+            if service.closeSession(session) <= 0:
+                return
+    except omero.RemovedSessionException:
+        return
+
+
+def _answered(call: Any) -> bool:
+    """Run one closing call; False if the server did not answer it (silent, gone, or we closed it)."""
+    import Ice
+
+    try:
+        call()
+    except (Ice.RequestFailedException, Ice.UnknownException):  # the server answered, with an error
+        log.debug("a closing call was refused", exc_info=True)
+    except Ice.LocalException:
+        log.debug("a closing call got no answer", exc_info=True)
+        return False
+    except Exception:  # noqa: BLE001 - a server-side exception is an answer too
+        log.debug("a closing call raised", exc_info=True)
+    return True

@@ -23,7 +23,7 @@ from .credentials.base import Credentials
 from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
 from .errors import AuthenticationFailed, ConfigError
-from .login import dispose, session_for
+from .login import detach, dispose, session_for
 from .model import Profile
 from .sessionstore import SessionStore, StoredSession, store_dir
 
@@ -85,8 +85,10 @@ def login(profile: Profile, *, idle: float | None = None, ttl: float | None = No
         time_to_live = (record.getTimeToLive().val or 0) / 1000
         group = profile.group if isinstance(profile.group, str) else None
         host = store_host(profile)
-        store.add(host, ec.userName, key, port=profile.port, group=group, sudo=conn.su_by)
         replaced = key != conn.c.getSessionId()
+        if not replaced:
+            detach(conn.c)  # the stored session must outlive this process
+        store.add(host, ec.userName, key, port=profile.port, group=group, sudo=conn.su_by)
     except BaseException:
         conn.close()
         raise

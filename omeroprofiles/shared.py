@@ -29,7 +29,7 @@ from .deadline import DeadlineExceeded, run_bounded
 from .errors import AuthenticationFailed, ServerUnreachable
 from .fetch import remembered_credentials
 from .locations import user_state_dir
-from .login import Session, dispose, session_for
+from .login import Session, detach, dispose, session_for
 from .model import Profile
 from .sessionstore import SessionStore, StoredSession
 
@@ -98,6 +98,7 @@ def _login_and_store(profile: Profile, store: SessionStore, host: str, user: str
     created = open_new(profile.model_copy(update={"group": None, "share_session": False}))
     try:
         key = created.client.getSessionId()
+        detach(created.client)  # it must outlive this process: it is everyone's now
         store.add(host, user, key, port=profile.port, sudo=created.su_by)
     finally:
         dispose(created.client, kill=False)  # the session stays, for everyone; this client only detaches

@@ -65,9 +65,11 @@ def become(profile: Profile, credentials: Credentials) -> Session:
         admin_name = ec.userName
     finally:
         dispose(admin_client, kill=True)
-    opened = session_for(profile, Credentials(session_key=key), group=-1 if profile.group == -1 else None)
+    opened = session_for(profile, Credentials(session_key=key), group=-1 if profile.group == -1 else None,
+                         owned=True)
     opened.joined = False  # we created this session for the target: close() must end it
     opened.su_by = admin_name
+    opened.user = target
     return opened
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +127,60 @@ def test_test_with_overrides(server, run):
     result = run("test", "alice", "--group", "bob-private")
     assert result.exit_code == 7
     assert run("test", "alice", "--timeout", "-1").exit_code == 2
+
+
+# -- a server that freezes or dies (issue "Hardening", section 1) ------------------------------------
+FAULT_TIMEOUT = 3
+
+
+def _fault_profile(user_file: Path, name: str, port: int) -> None:
+    user_file.write_text(user_file.read_text() + (
+        f'\n[profiles.{name}]\nhost = "tcp://127.0.0.1:{port}"\ntimeout = {FAULT_TIMEOUT}\n'
+        'credentials = { source = "plain", username = "alice", password = "alice-pw" }\n'))
+
+
+@pytest.mark.parametrize(
+    ("command", "mode", "after", "fragment"),
+    [
+        ("test", "freeze", 1, f"no answer within {FAULT_TIMEOUT} s"),  # in createObjectAdapterWithRouter
+        ("test", "freeze", 10, "the server stopped answering"),  # describe's getEventContext
+        ("test", "close", 8, "the connection to the server was lost"),  # was exit 1 (ConnectionRefused)
+        ("groups", "close", 9, "the connection to the server was lost"),
+    ],
+)
+def test_a_server_that_freezes_or_dies_is_exit_5_in_time(server, user_file, run, no_leaked_sessions,
+                                                         freezing_proxy, command, mode, after, fragment):
+    proxy = freezing_proxy(server.tcp_port, after=after, mode=mode)
+    _fault_profile(user_file, "fault", proxy.port)
+    done: list = []
+    started = time.monotonic()
+    runner = threading.Thread(target=lambda: done.append(run(command, "fault")), daemon=True)
+    runner.start()  # in a daemon thread: a regression fails this test instead of hanging the run
+    runner.join(FAULT_TIMEOUT + 30)
+    elapsed = time.monotonic() - started
+    assert done, f"'omero-profile {command}' still running after {elapsed:.0f} s"
+    result = done[0]
+    assert result.exit_code == 5, result.stderr
+    assert fragment in result.stderr and "alice-pw" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr + result.stdout
+    assert elapsed < FAULT_TIMEOUT + 2
+    assert proxy.tripped.is_set()
+    # no_leaked_sessions: checked after the proxy stops (fixtures end in reverse order)
+
+
+def test_installed_script_exits_cleanly_after_abandoning_a_frozen_login(server, user_file, freezing_proxy):
+    """The watchdog abandons a login stuck in Ice; the process must still exit at once, cleanly:
+    no abort ('terminate called ...'), no 'communicator not destroyed' noise, exit 5."""
+    script = Path(sys.executable).with_name("omero-profile")
+    started = time.monotonic()
+    done = subprocess.run([str(script), "test", "alice"], capture_output=True, text=True)
+    baseline = time.monotonic() - started  # start-up + a normal connect, on this machine, now
+    assert done.returncode == 0, done.stderr
+    proxy = freezing_proxy(server.tcp_port, after=1)
+    _fault_profile(user_file, "fault", proxy.port)
+    started = time.monotonic()
+    done = subprocess.run([str(script), "test", "fault"], capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.count("\n") == 1 and f"no answer within {FAULT_TIMEOUT} s" in done.stderr, done.stderr
+    assert elapsed < baseline + FAULT_TIMEOUT + 2

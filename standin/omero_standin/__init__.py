@@ -16,7 +16,8 @@ subprocess (``python -m omero_standin.server``, or the ``omero-standin`` script)
 
 pytest: installing the distribution registers ``omero_standin.fixtures`` as a plugin, giving the
 fixtures ``omero_server`` (session-scoped), ``start_omero_server`` (factory),
-``no_leaked_sessions``, ``silent_port`` and ``hung_router_port``. See README.md.
+``no_leaked_sessions``, ``silent_port``, ``hung_router_port`` and ``freezing_proxy`` (factory).
+See README.md.
 
 Built-in users (``DEFAULT_USERS``; TEST DATA, the passwords are public):
 
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 from .leaks import SessionLeakCheck
 from .process import StandInServer, StandInServerError, running_server, start_server
+from .proxy import FreezingProxy, freezing_proxy
 from .silent import hung_router, silent_port
 from .users import (
     ALL_PRIVILEGES,
@@ -56,6 +58,7 @@ from .users import (
 __all__ = [
     "ALL_PRIVILEGES",
     "DEFAULT_USERS",
+    "FreezingProxy",
     "GroupSpec",
     "SessionLeakCheck",
     "StandInServer",
@@ -64,6 +67,7 @@ __all__ = [
     "UserSpec",
     "UsersFileError",
     "load_users",
+    "freezing_proxy",
     "running_server",
     "hung_router",
     "silent_port",

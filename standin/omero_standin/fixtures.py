@@ -12,6 +12,10 @@ entry point), so any project that has it installed gets these fixtures with no i
   session it opened is still live at the end (``.allow(uuid)`` exempts one on purpose).
 - ``silent_port``: a loopback port that accepts connections and never answers.
 - ``hung_router_port``: a loopback ``tcp://`` Ice peer that greets, then never replies.
+- ``freezing_proxy``: a factory, ``freezing_proxy(upstream_port, after=N, mode="freeze" | "close")``,
+  for a proxy in front of a ``tcp`` port that forwards N Ice requests, then freezes (forwards
+  nothing more, keeps every socket open) or dies (closes every socket and its listener). Every
+  proxy it starts is stopped at the end of the test.
 
 A server that cannot start fails the test with the server's stderr; nothing is skipped.
 Importing this module does not import Ice or omero.
@@ -26,6 +30,7 @@ import pytest
 
 from .leaks import SessionLeakCheck
 from .process import StandInServer, running_server, start_server
+from .proxy import FreezingProxy
 from .silent import hung_router as _hung_router
 from .silent import silent_port as _silent_port
 
@@ -72,3 +77,22 @@ def hung_router_port() -> Iterator[int]:
     """A 127.0.0.1 port speaking just enough Ice to connect, then never replying (use tcp://)."""
     with _hung_router() as port:
         yield port
+
+
+@pytest.fixture
+def freezing_proxy() -> Iterator[Callable[..., FreezingProxy]]:
+    """Factory: ``freezing_proxy(upstream_port, after=N, mode="freeze")`` -> a running ``FreezingProxy``.
+
+    Point a ``tcp://127.0.0.1:{proxy.port}`` client at it; ``proxy.requests``, ``.operations``
+    and ``.tripped`` say what it saw. All proxies are stopped (every socket closed) after the test.
+    """
+    started: list[FreezingProxy] = []
+
+    def start(upstream_port: int, *, after: int, mode: str = "freeze") -> FreezingProxy:
+        proxy = FreezingProxy(upstream_port, after=after, mode=mode)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
