@@ -352,14 +352,10 @@ def plugins(state: State, as_json: bool) -> None:
 def _ask(state: State, name: str | None, question, overrides: dict[str, Any] | None = None):
     """Connect with the selected profile, answer ``question(conn)``, and always close."""
     from .active import select
-    from .connection import ask, open_connection
+    from .connection import answer
 
     config = state.config()
-    conn = open_connection(config.resolve(select(config, name).name, overrides))
-    try:
-        return ask(conn, question)
-    finally:
-        conn.close()
+    return answer(config.resolve(select(config, name).name, overrides), question)
 
 
 @cli.command("test")

@@ -21,7 +21,7 @@ from .model import Profile
 from .shared import establish_shared
 from .su import become
 
-__all__ = ["ask", "establish", "establish_new", "fetch_credentials", "open_connection"]
+__all__ = ["answer", "ask", "establish", "establish_new", "fetch_credentials", "open_connection"]
 A = TypeVar("A")
 
 
@@ -70,6 +70,16 @@ def establish_new(profile: Profile) -> Session:
         dispose(late.client, kill=not late.joined)
 
     return with_credentials(profile, attempt)
+
+
+def answer(profile: Profile, question: Callable[[Any], A]) -> A:
+    """Connect, ``ask``, close: what a command does. Its questions are short, so every call is
+    bounded by the connect ``timeout`` rather than the (longer) ``call_timeout`` scripts get."""
+    conn = open_connection(profile.model_copy(update={"call_timeout": profile.timeout}))
+    try:
+        return ask(conn, question)
+    finally:
+        conn.close()
 
 
 def ask(conn: Any, question: Callable[[Any], A]) -> A:

@@ -53,32 +53,42 @@ class Session:
     """The user name the session was opened with, when known (for messages)."""
 
 
-def new_client(profile: Profile) -> Any:
-    """An ``omero.client`` for the profile's router with the connect and call timeouts applied.
+def new_client(profile: Profile, props: dict[str, str] | None = None) -> Any:
+    """An ``omero.client`` for the profile's router, every call bounded.
 
-    ``Ice.Default.InvocationTimeout``: no call of this client (the login, the router's own
-    calls inside ``createObjectAdapterWithRouter``, every service call a user makes later, the
-    keep-alive ping) waits longer than ``profile.timeout`` for its reply. A call that takes
-    longer on a server that is merely slow fails too: the price of never hanging.
+    Two bounds: the router (login, join, and the calls inside ``createObjectAdapterWithRouter``)
+    answers within ``profile.timeout``, so a connect is bounded however the server fails; every
+    other call (the user's service calls, the keep-alive ping) within ``profile.call_timeout``
+    (``Ice.Default.InvocationTimeout``; 0 = no bound), so a long but legitimate query is not cut
+    off at the connect timeout while a frozen server still ends it. ``props``: start from these
+    (the insecure client copies the secure one's).
     """
     import omero
     import omero.clients  # noqa: F401
 
     per_attempt_ms = max(200, int(profile.timeout * 1000 / CONNECT_ATTEMPTS))
-    props = {
+    props = dict(props or {})
+    props.update({
         "Ice.Override.ConnectTimeout": str(per_attempt_ms),
-        "Ice.Default.InvocationTimeout": str(max(1, int(profile.timeout * 1000))),
+        "Ice.Default.InvocationTimeout": str(int(profile.call_timeout * 1000) or -1),
         # closing a connection to a server that stopped answering must not wait forever either
         "Ice.Override.CloseTimeout": str(min(per_attempt_ms, CLOSE_TIMEOUT_MS)),
         "omero.keep_alive": "0",
-    }
-    host = profile.host if profile.address.transport else profile.hostname
+    })
     try:
-        client = omero.client(host=host, port=profile.port, pmap=props)
+        if "Ice.Default.Router" in props:
+            client = omero.client(pmap=props)
+        else:
+            host = profile.host if profile.address.transport else profile.hostname
+            client = omero.client(host=host, port=profile.port, pmap=props)
     except Exception as exc:
         raise classify(exc, profile, user=None, timeout=profile.timeout) or exc from exc
+    communicator = client.getCommunicator()
+    router = communicator.getDefaultRouter()
+    if router is not None:
+        communicator.setDefaultRouter(router.ice_invocationTimeout(max(1, int(profile.timeout * 1000))))
     client.setAgent(AGENT)
-    track(client.getCommunicator())  # taken now: omero.client's own lock is held during a login
+    track(communicator)  # taken now: omero.client's own lock is held during a login
     return client
 
 
@@ -224,16 +234,29 @@ def _group_names(admin: Any, ids: list[int]) -> list[str]:
 def _maybe_insecure(client: Any, profile: Profile, owned: bool) -> Any:
     """secure = false: re-join the session over the server's plain-TCP router (omero.router.insecure).
 
-    The SSL client then ends only its own connection: the session keeps the new client's
-    reference. (omero-py creates the new client itself, so the deadline cannot destroy it early;
-    its calls are still bounded, since it copies our invocation timeout with the properties.)
+    What ``omero.client.createClient(secure=False)`` does, but through ``new_client``, so the new
+    client's router and calls are bounded like the first one's and the deadline can end it. The
+    SSL client then ends only its own connection: the session keeps the new client's reference.
     """
     if profile.secure or profile.transport in ("ws", "wss", "tcp"):
         return client  # ws/wss cannot switch (there is no TCP router behind the websocket)
-    insecure = client.createClient(secure=False)
+    insecure_router = client.getSession().getConfigService().getConfigValue("omero.router.insecure")
+    if not insecure_router:
+        log.warning("profile '%s': the server names no insecure router; staying on SSL", profile.name)
+        return client
+    router = client.getCommunicator().getDefaultRouter()
+    hosts = [e.getInfo().host for e in router.ice_getEndpoints()] if router is not None else []
+    if hosts and hosts[-1]:
+        insecure_router = insecure_router.replace("@omero.host@", str(hosts[-1]))
+    props = client.getPropertyMap()
+    props["Ice.Default.Router"] = insecure_router
+    insecure = new_client(profile, props)
+    insecure._BaseClient__insecure = True  # what createClient records, so isSecure() tells the truth
     try:
+        insecure.setAgent(f"{AGENT};secure=False")
+        sf = insecure.joinSession(client.getSessionId())
         if not owned:
-            insecure.getSession().detachOnDestroy()
+            sf.detachOnDestroy()
     except BaseException:
         dispose(insecure, kill=False)
         raise

@@ -26,6 +26,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "port": DEFAULT_PORT,
     "secure": True,
     "timeout": 30.0,
+    "call_timeout": 300.0,
     "keepalive": 300,
     "share_session": False,
     "credentials": {"source": "prompt"},
@@ -131,6 +132,7 @@ class ProfileTable(_Strict):
     group: Group | None = None
     su: str | None = Field(default=None, min_length=1)
     timeout: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
+    call_timeout: float | None = Field(default=None, ge=0, le=86400, allow_inf_nan=False)
     keepalive: int | None = Field(default=None, ge=0, le=86400)
     share_session: bool | None = None
     credentials: dict[str, Any] | None = None
@@ -197,6 +199,7 @@ class Profile(BaseModel):
     group: Group | None = None
     su: str | None = None
     timeout: float
+    call_timeout: float
     keepalive: int
     share_session: bool = False
     credentials: Any

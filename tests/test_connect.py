@@ -328,3 +328,34 @@ def test_secrets_never_in_repr_or_errors(server):
         assert "alice-pw" not in repr(conn)
         assert "alice-pw" not in repr(conn.profile)
         assert conn.c.getSessionId() not in repr(conn)
+
+
+def test_a_call_longer_than_the_connect_timeout_is_fine_within_call_timeout(start_omero_server, user_file,
+                                                                           monkeypatch):
+    """`timeout` bounds the connect; each later call is bounded by `call_timeout` (a slow query must not be
+    cut off at the connect bound, a frozen server still ends it). A slow call here: ISession.createSession,
+    whose password check takes 2 s on this server."""
+    import Ice
+    import omero.sys
+
+    server = start_omero_server(ws=False, wss=False, login_delay=2.0)
+    owner = omero.client(host=server.host, port=server.ssl_port)
+    owner.createSession("alice", "alice-pw")  # 2 s, outside any profile
+    owner.getSession().detachOnDestroy()
+    key = owner.getSessionId()
+    owner.__del__()
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(f'[profiles.k]\nhost = "{server.host}"\nport = {server.ssl_port}\ntimeout = 1\n'
+                         'keepalive = 0\ncredentials = { source = "session", key_var = "K" }\n')
+    principal = omero.sys.Principal(name="alice", group="lab-shared", eventType="User")
+    monkeypatch.setenv("K", key)
+    try:
+        with connect("k", call_timeout=10) as conn:  # joining is quick: no password check
+            started = time.monotonic()
+            made = conn.getSessionService().createSession(principal, "alice-pw")
+            assert time.monotonic() - started > 1.5
+            conn.getSessionService().closeSession(made)
+        with connect("k", call_timeout=1) as conn, pytest.raises(Ice.TimeoutException):
+            conn.getSessionService().createSession(principal, "alice-pw")
+    finally:
+        server.close_session(key)

@@ -21,7 +21,7 @@ from omero_standin import FreezingProxy, SessionLeakCheck
 from omero_standin.proxy import HEADER, operation_of
 
 from omeroprofiles import ProfileError, ServerUnreachable, connect, get_conn, load_profile
-from omeroprofiles.connection import ask, open_connection
+from omeroprofiles.connection import answer, ask
 from omeroprofiles.deadline import pending_cleanups
 from omeroprofiles.report import describe, groups
 
@@ -64,11 +64,7 @@ def _like_the_cli(name: str, question) -> Outcome:
     profile = load_profile(name)
     started = time.monotonic()
     try:
-        conn = open_connection(profile)
-        try:
-            ask(conn, question)
-        finally:
-            conn.close()
+        answer(profile, question)
         code, message = 0, ""
     except ProfileError as exc:
         code, message = exc.exit_code, str(exc)
@@ -197,14 +193,15 @@ def test_a_router_that_freezes_after_create_session_is_exit_5_in_time(start_omer
 
 
 def test_calls_after_login_keepalive_and_close_are_bounded(start_omero_server, freezing_proxy, user_file):
-    """A server that freezes right after the login: a user's call, the keep-alive ping and close()."""
+    """A server that freezes right after the login: a user's call and the keep-alive ping end at the
+    profile's call_timeout, close() within about a second."""
     server = start_omero_server(users=_users(["u"]))
     leaks = SessionLeakCheck(server)
     proxy = freezing_proxy(server.tcp_port, after=8)  # the login is 8 requests (no group to check)
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u"))
     call_timeout = 1.5
-    conn = get_conn("p", timeout=call_timeout)
+    conn = get_conn("p", call_timeout=call_timeout)
     assert not proxy.tripped.is_set()
 
     def timed(call) -> tuple[BaseException | None, float]:
