@@ -54,6 +54,10 @@ def _profiles(server) -> str:
         extends = "alice"
         group = "bob-private"
 
+        [profiles.alice-no-password]
+        description = "joins the session `omero-profile login alice` stored (as `omero login` would)"
+        credentials = {{ source = "omero-login", username = "alice" }}
+
         [profiles.dead-server]
         host = "127.0.0.1"
         port = 1
@@ -79,6 +83,7 @@ def main() -> int:
         profiles = Path(tmp) / "profiles.toml"
         profiles.write_text(_profiles(server), encoding="utf-8")
         env = {**os.environ, "OMERO_PROFILES_FILE": str(profiles), "XDG_STATE_HOME": str(Path(tmp) / "state"),
+               "XDG_CACHE_HOME": str(Path(tmp) / "cache"), "OMERO_SESSIONDIR": str(Path(tmp) / "sessions"),
                "OMERO_PROFILES_SYSTEM_FILE": str(Path(tmp) / "no-site-file.toml")}
         env.pop("OMERO_PROFILE", None)
         env.update(OMERO_USER="alice", OMERO_PASSWORD=server.users["alice"].password)  # for dead-server
@@ -87,7 +92,9 @@ def main() -> int:
         for args, expected in ((["list"], 0), (["show", "alice-private"], 0), (["test", "alice"], 0),
                                (["test", "alice-private"], 0), (["test", "root-as-bob"], 0),
                                (["groups", "alice-private"], 0), (["test", "alice-wrong-group"], 7),
-                               (["test", "dead-server"], 5)):
+                               (["test", "dead-server"], 5), (["login", "alice"], 0),
+                               (["test", "alice-no-password"], 0), (["logout", "alice"], 0),
+                               (["test", "alice-no-password"], 6)):
             code = _run([*cli, *args], env, "omero-profile " + " ".join(args))
             failures += code != expected
         print("\n$ python example.py" + textwrap.indent(EXAMPLE, "    | "), flush=True)
