@@ -30,7 +30,8 @@ LOG_TAIL = 200  # lines of build output shown when the build fails
 
 # Prepended to zeroc-ice's setup.py. Its C++ code is ONE extension (IcePy) of ~220 files, and
 # build_ext's --parallel/-j only builds separate extensions at once, so it changes nothing
-# here: we make the compiler compile the files of an extension in parallel instead.
+# here (with -j 2 one compiler runs at a time): we make the compiler compile the files of an
+# extension in parallel instead.
 PARALLEL_COMPILE = """\
 # --- omero-profiles: compile this extension's sources in parallel ---
 import setuptools as _setuptools  # first, so that "distutils" below is setuptools' copy

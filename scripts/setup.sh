@@ -91,7 +91,7 @@ if ! "$vpy" -c "import Ice" >/dev/null 2>&1; then
       # --no-build-isolation builds with the venv's own setuptools and wheel: make sure they are
       # there even if an earlier run was stopped right after creating the venv.
       "$vpy" -m pip install --quiet --upgrade setuptools wheel
-      log "building zeroc-ice 3.6.5 from source, patched for Python >= 3.11 (once; ~4 min on 2 cores)"
+      log "building zeroc-ice 3.6.5 from source, patched for Python >= 3.11 (once; ~3 min on 2 idle cores)"
       start=$SECONDS
       # 9>&-: the compilers must not inherit the lock and hold it after this script is killed.
       "$vpy" "$repo/scripts/build_zeroc_ice.py" "$cache" >/dev/null 9>&-
