@@ -109,4 +109,18 @@ def test_waiting_for_clean_ups_at_exit_is_bounded():
 
 
 def test_track_outside_a_bounded_call_is_a_no_op():
-    track(object())
+    """A communicator tracked outside any bounded call belongs to nobody's attempt: never destroyed."""
+    outsider = FakeCommunicator(threading.Event())
+    track(outsider)
+    release = threading.Event()
+    inside = FakeCommunicator(release)
+
+    def stuck() -> None:
+        track(inside)
+        release.wait(5)
+
+    with pytest.raises(DeadlineExceeded):
+        run_bounded(0.2, stuck, lambda _: None)
+    assert inside.destroyed.wait(2)
+    wait_for_cleanups()
+    assert not outsider.destroyed.is_set()
