@@ -17,7 +17,7 @@ from . import files as files_mod
 from .errors import ConfigError, Problem, ProfileError, ProfileNotFound
 from .locations import Locations
 from .names import name_problem
-from .text import did_you_mean
+from .text import closest, did_you_mean
 
 
 class FileLike(Protocol):
@@ -104,14 +104,12 @@ class Catalog:
         A file that cannot be parsed has no profiles to offer, so 'not defined' (exit 3) would send
         the user looking for a typo; the file's own problems (exit 2) are the answer.
         """
-        import difflib  # only this message needs it: ``current`` must start fast
-
         if self.file_problems:
             return ConfigError(unique(self.file_problems))
         read = [str(f.path) for f in self.files if f.exists] or [str(self.locations.user_file) + " (missing)"]
         message = f"profile '{name}'{why} is not defined in {', '.join(read)}"
-        close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
-        message += f"; did you mean '{close[0]}'?" if close else "."
+        close = closest(name, self.names())
+        message += f"; did you mean '{close}'?" if close else "."
         message += f" Available: {', '.join(self.names())}." if self.names() else \
             " No profiles are defined yet (omero-profile init, or omero-profile add NAME --host HOST)."
         return ProfileNotFound(message)
