@@ -34,7 +34,7 @@ from urllib.parse import quote
 from .errors import ConfigError
 from .filesystem import Unusable, read_regular
 from .text import printable
-from .writing import atomic_write
+from .writing import atomic_write, locked
 
 DEFAULT_PORT = 4064
 """omero.constants.GLACIER2PORT: a stored session without ``omero.port`` is on this port."""
@@ -188,13 +188,14 @@ class SessionStore:
         props.update({"omero.host": host, "omero.user": user, "omero.port": str(port), "omero.sess": key})
         if sudo is not None:
             props["omero.sudo"] = sudo
-        self._mkdirs(directory)
         path = directory / key
-        self._write(path, "".join(f"{k}={v}\n" for k, v in props.items()))
-        self._write(self.dir / "._LASTHOST_", host)
-        self._write(self.dir / "._LASTPORT_", str(port))
-        self._write(directory.parent / "._LASTUSER_", user)
-        self._write(directory / "._LASTSESS_", key)
+        with locked(self.dir):  # logins share ._LASTHOST_: one writer must not clean up the temp file of another
+            self._mkdirs(directory)
+            self._write(path, "".join(f"{k}={v}\n" for k, v in props.items()))
+            self._write(self.dir / "._LASTHOST_", host)
+            self._write(self.dir / "._LASTPORT_", str(port))
+            self._write(directory.parent / "._LASTUSER_", user)
+            self._write(directory / "._LASTSESS_", key)
         return StoredSession(path, host, user, props)
 
     def remove(self, session: StoredSession) -> None:

@@ -79,11 +79,12 @@ def test_a_symlink_in_the_store_is_never_written_through(omero_server, profiles,
     target = victim / "important.txt"
     before = target.read_bytes()
     (store / "._LASTHOST_").symlink_to(target)
+    sessions = omero_server.session_count("alice")
     result = run("login", "alice")
     assert result.exit_code == 2, result.stderr
     assert "._LASTHOST_" in result.stderr and "symbolic link" in result.stderr
     assert target.read_bytes() == before
-    assert omero_server.session_count("alice") == 0  # the session that could not be stored was ended
+    assert omero_server.session_count("alice") == sessions  # the session that could not be stored was ended
 
 
 @pytest.mark.parametrize("user", ["../../escape", "a/b", ".."])
@@ -158,3 +159,26 @@ credentials = {{ source = "user-token", file = "{token}" }}
     assert result.returncode == 4, result.stderr
     assert elapsed < 20
     assert "FIFO" in result.stderr
+
+
+def test_concurrent_logins_all_store_their_session(tmp_path):
+    """Every login writes ._LASTHOST_; a writer must not delete another's temp file as 'stale'."""
+    import threading
+
+    store = SessionStore(tmp_path / "store")
+    failures: list[BaseException] = []
+
+    def add(n: int) -> None:
+        try:
+            for i in range(20):
+                store.add("127.0.0.1", f"user{n}", f"key-{n}-{i}", port=4064)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:3]
+    assert all(len(store.sessions("127.0.0.1", f"user{n}")) == 20 for n in range(6))
