@@ -94,11 +94,27 @@ def shell_export(name: str, shell: str | None = None) -> str:
     return export_line(PROFILE_ENV, name, shell)
 
 
+_PWSH_QUOTES = "'\u2018\u2019\u201a\u201b"
+"""PowerShell ends a single-quoted string at any of these (the typographic ones too); doubled, each is literal."""
+
+
 def export_line(variable: str, value: str, shell: str | None = None) -> str:
-    """``export VARIABLE=value`` in the syntax of ``shell`` (default ``$SHELL``), value quoted."""
+    """``export VARIABLE=value`` in the syntax of ``shell`` (default ``$SHELL``), value quoted.
+
+    Each shell by its own rules: the line is meant for ``eval`` and a value may come from the
+    server (a session key) or be free text (a ws/wss host's path), so it must never become code.
+    """
     shell = os.path.basename(shell or os.environ.get("SHELL", "sh"))
     if shell == "fish":
-        return f"set -gx {variable} {shlex.quote(value)}"
+        return f"set -gx {variable} {_fish_quote(value)}"
     if shell in ("pwsh", "powershell") or (sys.platform == "win32" and shell == "sh"):
-        return f"$env:{variable} = '{value.replace(chr(39), chr(39) * 2)}'"
+        quoted = "".join(c * 2 if c in _PWSH_QUOTES else c for c in value)
+        return f"$env:{variable} = '{quoted}'"
     return f"export {variable}={shlex.quote(value)}"
+
+
+def _fish_quote(value: str) -> str:
+    """fish reads \\' and \\\\ inside single quotes (POSIX sh does not), so shlex.quote is not enough."""
+    if value and shlex.quote(value) == value:  # nothing to quote
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -409,6 +409,7 @@ def login(state: State, name: str | None, idle: str | None, ttl: str | None, sho
     from .active import select
     from .sessions import login as store_login
     from .sessions import parse_duration
+    from .text import printable
 
     config = state.config()
     profile = config.resolve(select(config, name).name)
@@ -421,9 +422,9 @@ def login(state: State, name: str | None, idle: str | None, ttl: str | None, sho
     limits = [f"idle timeout {_duration(result.time_to_idle_s)}" if result.time_to_idle_s else "no idle timeout",
               f"expires {data['expires']}" if result.time_to_live_s else "no time limit"]
     via = f" (su by {result.su_by})" if result.su_by else ""
-    click.echo(f"Logged in to {result.host}:{result.port} as {result.user}{via}, group {result.group}; "
-               f"{', '.join(limits)}.")
-    click.echo(f"Stored in {result.store}: `omero` commands and source = \"omero-login\" profiles use it.")
+    click.echo(printable(f"Logged in to {result.host}:{result.port} as {result.user}{via}, group {result.group}; "
+                         f"{', '.join(limits)}."))  # names the server reports: never raw control characters
+    click.echo(printable(f"Stored in {result.store}: `omero` commands and source = \"omero-login\" profiles use it."))
     if show_key:
         click.echo(f"session key: {data['session_key']}")
 

@@ -10,6 +10,7 @@ and removes its file.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -18,25 +19,33 @@ from typing import Any
 from pydantic import SecretStr
 
 from .classify import no_answer
-from .connection import open_connection
+from .connection import ask, open_connection
 from .credentials.base import Credentials
 from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
-from .errors import AuthenticationFailed, ConfigError
+from .errors import AuthenticationFailed, ConfigError, ProfileError, ServerUnreachable
 from .login import detach, dispose, session_for
 from .model import Profile
 from .sessionstore import SessionStore, StoredSession, store_dir
+from .text import printable
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+MAX_DURATION = 100 * 365 * 86400
+"""Longest --idle/--ttl accepted (100 years): the server takes milliseconds as a 64-bit integer."""
 
 
 def parse_duration(text: str) -> float:
     """Seconds in ``90``, ``90s``, ``30m``, ``2h``, ``7d`` or ``1w``; ConfigError otherwise."""
     found = _DURATION.match(text)
     if not found:
-        raise ConfigError(f"'{text}' is not a duration (use e.g. 90s, 30m, 2h, 7d)")
-    return float(found.group(1)) * _UNIT[found.group(2)]
+        raise ConfigError(f"'{printable(text)}' is not a duration (use e.g. 90s, 30m, 2h, 7d)")
+    seconds = float(found.group(1)) * _UNIT[found.group(2)]
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"'{printable(text)}' is too long a duration (at most 100 years)")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -70,29 +79,51 @@ class LoginResult:
 
 def login(profile: Profile, *, idle: float | None = None, ttl: float | None = None,
           store: SessionStore | None = None) -> LoginResult:
-    """Open a session as the profile says, store it for ``omero`` and ``omero-login``, and detach."""
+    """Open a session as the profile says, store it for ``omero`` and ``omero-login``, and detach.
+
+    A command's questions are short, so every call is bounded by the connect ``timeout`` (as
+    ``connection.answer`` does) and a server that freezes or dies meanwhile is exit 5, not a
+    wait of ``call_timeout`` or an Ice exception. If anything fails, nothing is left behind: the
+    login session and a long-lived session made from it are ended, not merely detached.
+    """
     store = store or SessionStore()
-    conn = open_connection(profile)
+    conn = open_connection(profile.model_copy(update={"call_timeout": profile.timeout}))
+    made: list[str] = []
+    stored: list[StoredSession] = []
     try:
-        ec = conn.getEventContext()
-        key = conn.c.getSessionId()
-        if idle is not None or ttl is not None:
-            long_lived = conn.getSessionService().createUserSession(
-                int((ttl or 0) * 1000), int((idle or 0) * 1000), ec.groupName)
-            key = long_lived.getUuid().val
-        record = conn.getSessionService().getSession(key)
-        time_to_idle = (record.getTimeToIdle().val or 0) / 1000
-        time_to_live = (record.getTimeToLive().val or 0) / 1000
-        group = profile.group if isinstance(profile.group, str) else None
-        host = store_host(profile)
-        replaced = key != conn.c.getSessionId()
-        if not replaced:
-            detach(conn.c)  # the stored session must outlive this process
-        store.add(host, ec.userName, key, port=profile.port, group=group, sudo=conn.su_by)
-    except BaseException:
-        conn.close()
+        result = ask(conn, lambda c: _store_session(c, profile, store, idle, ttl, made, stored))
+    except BaseException as exc:
+        conn.close(hard=True)
+        for key in made if not isinstance(exc, ServerUnreachable) else ():  # a frozen server: not twice
+            with contextlib.suppress(ProfileError):
+                _end(profile, key)
+        for session in stored:
+            store.remove(session)
         raise
-    conn.close(hard=replaced)  # detach from the stored session; end the login session a long-lived one replaced
+    conn.close(hard=result.key.get_secret_value() != conn.c.getSessionId())  # detach from the stored one
+    return result
+
+
+def _store_session(conn: Any, profile: Profile, store: SessionStore, idle: float | None, ttl: float | None,
+                   made: list[str], stored: list[StoredSession]) -> LoginResult:
+    """Make the session long-lived if asked, store it, and let it outlive this client.
+
+    ``made`` and ``stored`` record what to undo if a later step fails."""
+    ec = conn.getEventContext()
+    key = conn.c.getSessionId()
+    if idle is not None or ttl is not None:
+        long_lived = conn.getSessionService().createUserSession(
+            int((ttl or 0) * 1000), int((idle or 0) * 1000), ec.groupName)
+        key = long_lived.getUuid().val
+        made.append(key)
+    record = conn.getSessionService().getSession(key)
+    time_to_idle = (record.getTimeToIdle().val or 0) / 1000
+    time_to_live = (record.getTimeToLive().val or 0) / 1000
+    group = profile.group if isinstance(profile.group, str) else None
+    host = store_host(profile)
+    stored.append(store.add(host, ec.userName, key, port=profile.port, group=group, sudo=conn.su_by))
+    if key == conn.c.getSessionId():
+        detach(conn.c)  # the stored session must outlive this process
     return LoginResult(profile.name, ec.userName, ec.groupName, host, profile.port, conn.su_by,
                        SecretStr(key), time_to_idle, time_to_live, str(store.dir))
 

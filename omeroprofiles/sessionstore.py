@@ -13,6 +13,13 @@ Layout (omero-py's ``omero.util.sessions.SessionsStore``, which we match byte fo
 ``<host>`` is URL-quoted (``wss://h/x`` becomes ``wss%3A%2F%2Fh%2Fx``). The OMERO CLI writes these
 files world-readable; we write ours 0600 in 0700 directories. No omero import here: reading the
 store is offline.
+
+Names in the store come from places we do not control (the user name and session key the server
+reports, ``._LASTUSER_``, whoever else can write there), so every one is checked to be a single
+file name before it becomes part of a path, and nothing below the store's root is followed if it
+is a symbolic link, read if it is not a regular file of a sane size, or trusted if another user
+owns it or anyone may write it. Otherwise ``logout`` could delete, and ``login`` overwrite, files
+anywhere (``user = "../../.ssh"``, a planted symlink), and a FIFO would block every connect.
 """
 
 from __future__ import annotations
@@ -24,10 +31,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .writing import atomic_write
+from .errors import ConfigError
+from .filesystem import Unusable, read_regular
+from .text import printable
+from .writing import atomic_write, locked
 
 DEFAULT_PORT = 4064
 """omero.constants.GLACIER2PORT: a stored session without ``omero.port`` is on this port."""
+
+MAX_FILE_BYTES = 64 * 1024
+"""Largest store file read: a session file is about a hundred bytes."""
+
+
+def usable_name(name: str) -> bool:
+    """Whether ``name`` can be one path component of the store: a plain file name, not ``..``, not hidden."""
+    separators = {"/", "\0", os.sep, os.altsep or "/"}
+    return bool(name) and not name.startswith(".") and not any(c in name for c in separators)
+
+
+def _trusted_dir(path: Path) -> bool:
+    """A real directory (not a symlink), ours, that no other user may write to."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return False
+    ours = not hasattr(os, "getuid") or found.st_uid == os.getuid()
+    return stat.S_ISDIR(found.st_mode) and ours and not found.st_mode & 0o002
 
 
 def store_dir() -> Path:
@@ -76,9 +105,12 @@ class StoredSession:
         return f"StoredSession(host={self.host!r}, user={self.user!r}, port={self.port})"
 
 
-def _props(path: Path) -> dict[str, str]:
+def _props(path: Path) -> dict[str, str] | None:
+    text = _read_small(path)
+    if text is None:
+        return None
     props: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+    for line in text.split("\n"):
         if line:
             key, _, value = line.partition("=")
             props[key] = value
@@ -86,10 +118,15 @@ def _props(path: Path) -> dict[str, str]:
 
 
 def _read_small(path: Path) -> str | None:
+    """The text of a small regular file (never a symlink, FIFO or device: those would block or mislead)."""
     try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        raw = read_regular(path, MAX_FILE_BYTES)
+        text = raw.decode("utf-8").strip() if raw is not None else ""
+    except (OSError, Unusable, UnicodeDecodeError):
         return None
+    return text or None
 
 
 class SessionStore:
@@ -98,28 +135,42 @@ class SessionStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.dir = directory if directory is not None else store_dir()
 
-    def _user_dir(self, host: str, user: str) -> Path:
-        return self.dir / quote(host, safe="") / user
+    def _host_dir(self, host: str) -> Path | None:
+        name = quote(host, safe="")
+        return self.dir / name if usable_name(name) else None
+
+    def _user_dir(self, host: str, user: str) -> Path | None:
+        host_dir = self._host_dir(host)
+        return host_dir / user if host_dir is not None and usable_name(user) else None
+
+    def _trusted_user_dir(self, host: str, user: str) -> Path | None:
+        directory = self._user_dir(host, user)
+        if directory is None or not (_trusted_dir(directory.parent) and _trusted_dir(directory)):
+            return None
+        return directory
 
     # -- reading --------------------------------------------------------------------------------
     def last_user(self, host: str) -> str | None:
-        return _read_small(self.dir / quote(host, safe="") / "._LASTUSER_")
+        host_dir = self._host_dir(host)
+        if host_dir is None or not _trusted_dir(host_dir):
+            return None
+        user = _read_small(host_dir / "._LASTUSER_")
+        return user if user is not None and usable_name(user) else None
 
     def sessions(self, host: str, user: str, port: int | None = None) -> list[StoredSession]:
         """Stored sessions of ``user`` on ``host`` (and ``port``), newest first."""
-        directory = self._user_dir(host, user)
+        directory = self._trusted_user_dir(host, user)
+        if directory is None:
+            return []
         try:
             names = [p for p in directory.iterdir() if not p.name.startswith(".")]
         except OSError:
             return []
         found = []
         for path in names:
-            try:
-                if not stat.S_ISREG(path.lstat().st_mode):
-                    continue
-                found.append(StoredSession(path, host, user, _props(path)))
-            except OSError:
-                continue
+            props = _props(path)
+            if props is not None:
+                found.append(StoredSession(path, host, user, props))
         found = [s for s in found if port is None or s.port == port]
         return sorted(found, key=lambda s: s.mtime, reverse=True)
 
@@ -127,35 +178,57 @@ class SessionStore:
     def add(self, host: str, user: str, key: str, *, port: int, group: str | None = None,
             sudo: str | None = None) -> StoredSession:
         """Store a session and make it the current one, as ``omero login`` does."""
+        directory = self._user_dir(host, user)
+        lines = (host, user, key, group or "", sudo or "")
+        if directory is None or not usable_name(key) or any("\n" in v for v in lines):
+            raise ConfigError(f"{self.dir}: a session of user '{printable(user)}' on {printable(host)} cannot be "
+                              "stored: its user name or session key is not a plain file name (it would "
+                              "make a path outside the session store)")
         props = {"omero.group": group} if group is not None else {}  # the key order `omero login` writes
         props.update({"omero.host": host, "omero.user": user, "omero.port": str(port), "omero.sess": key})
         if sudo is not None:
             props["omero.sudo"] = sudo
-        directory = self._user_dir(host, user)
-        self._mkdirs(directory)
         path = directory / key
-        atomic_write(path, "".join(f"{k}={v}\n" for k, v in props.items()), new_mode=0o600, private=True)
-        self._write(self.dir / "._LASTHOST_", host)
-        self._write(self.dir / "._LASTPORT_", str(port))
-        self._write(directory.parent / "._LASTUSER_", user)
-        self._write(directory / "._LASTSESS_", key)
+        with locked(self.dir):  # logins share ._LASTHOST_: one writer must not clean up the temp file of another
+            self._mkdirs(directory)
+            self._write(path, "".join(f"{k}={v}\n" for k, v in props.items()))
+            self._write(self.dir / "._LASTHOST_", host)
+            self._write(self.dir / "._LASTPORT_", str(port))
+            self._write(directory.parent / "._LASTUSER_", user)
+            self._write(directory / "._LASTSESS_", key)
         return StoredSession(path, host, user, props)
 
     def remove(self, session: StoredSession) -> None:
-        """Delete a session file, and the 'last session' pointer if it named it."""
-        with contextlib.suppress(FileNotFoundError):
-            session.path.unlink()
-        last = session.path.parent / "._LASTSESS_"
-        if _read_small(last) == session.key:
-            with contextlib.suppress(FileNotFoundError):
-                last.unlink()
+        """Delete a session file, and the 'last session' pointer if it named it (never through a link)."""
+        if self._trusted_user_dir(session.host, session.user) != session.path.parent:
+            return
+        for path in (session.path, session.path.parent / "._LASTSESS_"):
+            if path == session.path or _read_small(path) == session.key:
+                with contextlib.suppress(OSError):
+                    if stat.S_ISREG(os.lstat(path).st_mode):
+                        path.unlink()
 
     def _mkdirs(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for d in (directory.parent, directory):
+            with contextlib.suppress(FileExistsError):
+                d.mkdir(mode=0o700)
+            found = os.lstat(d)
+            if not stat.S_ISDIR(found.st_mode):
+                raise ConfigError(f"{d}: {_not_a_directory(found.st_mode)} in the session store; nothing was "
+                                  "written", hint=f"remove it: rm '{d}'")
         for d in (self.dir, directory.parent, directory):
             with contextlib.suppress(OSError):
                 d.chmod(0o700)
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise ConfigError(f"{path}: is a symbolic link in the session store; nothing in the store is "
+                                  "written through a link, so nothing was written", hint=f"remove it: rm '{path}'")
         atomic_write(path, text, new_mode=0o600, private=True)
+
+
+def _not_a_directory(mode: int) -> str:
+    return "is a symbolic link, not a directory" if stat.S_ISLNK(mode) else "is not a directory"

@@ -22,16 +22,18 @@ from collections.abc import Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from .classify import no_answer, where
+from .classify import classify_call, no_answer, where
 from .credentials.base import Credentials
 from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
-from .errors import AuthenticationFailed, ServerUnreachable
+from .errors import AuthenticationFailed, ConfigError, ServerUnreachable
 from .fetch import remembered_credentials
+from .filesystem import reason
 from .locations import user_state_dir
 from .login import Session, detach, dispose, session_for
 from .model import Profile
 from .sessionstore import SessionStore, StoredSession
+from .writing import ensure_directory
 
 Open = Callable[[Profile], Session]
 """Opens a fresh session for a profile (login or su, bounded): the connect layer's own path."""
@@ -100,8 +102,13 @@ def _login_and_store(profile: Profile, store: SessionStore, host: str, user: str
         key = created.client.getSessionId()
         detach(created.client)  # it must outlive this process: it is everyone's now
         store.add(host, user, key, port=profile.port, sudo=created.su_by)
-    finally:
-        dispose(created.client, kill=False)  # the session stays, for everyone; this client only detaches
+    except Exception as exc:  # not stored, so nobody could ever use it: end it (bounded), and say why
+        dispose(created.client, kill=True)
+        mapped = classify_call(exc, profile, user=user, timeout=profile.timeout)
+        if mapped is None:
+            raise
+        raise mapped from None  # an Ice exception's text can quote the session key
+    dispose(created.client, kill=False)  # the session stays, for everyone; this client only detaches
     return _join(profile, key, created.su_by)
 
 
@@ -109,14 +116,18 @@ def _login_and_store(profile: Profile, store: SessionStore, host: str, user: str
 def _lock(profile: Profile, host: str, user: str) -> Iterator[None]:
     """A lock per shared session (host, port, user) in our state directory; waiting is bounded by the timeout."""
     locks = user_state_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_directory(locks, purpose="the shared-session locks", mode=0o700)  # an odd path: exit 2, named
     digest = hashlib.sha256(f"{host}\0{profile.port}\0{user}".encode()).hexdigest()[:24]
-    lock = FileLock(str(locks / f"share-{digest}.lock"), timeout=profile.timeout)
+    path = locks / f"share-{digest}.lock"
+    lock = FileLock(str(path), timeout=profile.timeout)
     try:
         lock.acquire()
     except Timeout:
         raise ServerUnreachable(f"{where(profile)}: another process has been logging in for the shared session "
                                 f"for more than {profile.timeout:g} s (profile timeout)") from None
+    except OSError as exc:  # a directory, an unwritable file or a full disk where the lock goes
+        raise ConfigError(f"{path}: cannot take the lock for the shared session of profile '{profile.name}': "
+                          f"{reason(exc)}", hint=f"remove it: rm -r '{path}'") from None
     try:
         yield
     finally:

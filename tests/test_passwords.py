@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import keyring
+import keyring.backend
 import pytest
 from keyring.backends import fail
 from keyrings.alt.file import PlaintextKeyring
@@ -102,3 +103,45 @@ def test_the_installed_script_with_a_backend_chosen_by_environment(profiles, tmp
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     failed = subprocess.run([*script, "password", "check", "kr"], text=True, capture_output=True, env=env)
     assert failed.returncode == 4 and "no usable keyring backend" in failed.stderr
+
+
+class _BrokenBackend(keyring.backend.KeyringBackend):
+    """A real backend whose store fails the way D-Bus or a locked KWallet does: not a KeyringError,
+    and with the secret it was handed in the exception text."""
+
+    priority = 1
+
+    def get_password(self, service, username):
+        raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+
+    def set_password(self, service, username, password):
+        raise RuntimeError(f"could not store {password!r}")
+
+    def delete_password(self, service, username):
+        raise RuntimeError("org.freedesktop.DBus.Error.NoReply")
+
+
+@pytest.fixture
+def broken_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(_BrokenBackend())
+    yield
+    keyring.set_keyring(previous)
+
+
+@pytest.mark.parametrize("args", [("password", "check", "kr"), ("password", "delete", "kr"),
+                                  ("--debug", "password", "set", "kr", "--stdin")])
+def test_a_keyring_backend_that_raises_is_exit_4_and_never_shows_the_password(profiles, broken_keyring, run, args):
+    result = run(*args, input="canary-pw-7731\n")
+    assert result.exit_code == 4, result.stderr
+    assert "RuntimeError" in result.stderr
+    assert "canary-pw-7731" not in result.stdout + result.stderr
+
+
+def test_an_unknown_keyring_backend_named_in_the_environment_is_exit_4(profiles):
+    script = str(Path(sys.executable).with_name("omero-profile"))
+    for args in (["password", "check", "kr"], ["test", "kr"]):
+        result = subprocess.run([script, *args], capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PYTHON_KEYRING_BACKEND": "no.such.Backend"})
+        assert result.returncode == 4, result.stderr
+        assert "Traceback" not in result.stderr

@@ -32,7 +32,11 @@ def _backend(profile: Any) -> Any:
     import keyring
     from keyring.backends import fail
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:  # e.g. $PYTHON_KEYRING_BACKEND names a backend that cannot be imported
+        raise CredentialError(f"profile '{profile.name}': the keyring backend cannot be loaded "
+                              f"({type(exc).__name__})", hint=NO_BACKEND_FIX) from None
     chained = getattr(backend, "backends", None)
     if isinstance(backend, fail.Keyring) or chained == []:
         raise CredentialError(f"profile '{profile.name}': no usable keyring backend on this system",
@@ -45,6 +49,11 @@ def _backend_name(backend: Any) -> str:
 
 
 def _call(profile: Any, what: str, fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` on the backend; any failure is CredentialError naming its type only.
+
+    Backends raise more than KeyringError (D-Bus, KWallet and OS errors), and their text may
+    quote the password they were handed: never shown, never chained.
+    """
     import keyring.errors
 
     try:
@@ -52,7 +61,7 @@ def _call(profile: Any, what: str, fn: Any, *args: Any) -> Any:
     except keyring.errors.NoKeyringError:
         raise CredentialError(f"profile '{profile.name}': no usable keyring backend on this system",
                               hint=NO_BACKEND_FIX) from None
-    except keyring.errors.KeyringError as exc:
+    except Exception as exc:
         raise CredentialError(f"profile '{profile.name}': the keyring could not {what} ({type(exc).__name__}; "
                               "is it locked?)") from None
 
@@ -77,7 +86,7 @@ def delete_password(profile: Any) -> tuple[str, str]:
     except keyring.errors.PasswordDeleteError:
         raise CredentialError(f"profile '{profile.name}': no password of '{config.username}' for service "
                               f"'{service}' in the keyring") from None
-    except keyring.errors.KeyringError as exc:
+    except Exception as exc:  # any backend failure, by type only (see _call)
         raise CredentialError(f"profile '{profile.name}': the keyring could not delete the password "
                               f"({type(exc).__name__})") from None
     return service, config.username

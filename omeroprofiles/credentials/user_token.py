@@ -11,9 +11,12 @@ import os
 from pathlib import Path
 
 from ..errors import CredentialError
+from ..filesystem import Unusable, read_regular
 from .base import Credentials, CredentialSource, SourceConfig
 
 DEFAULT_FILE = "~/.omero_user_token/token"
+MAX_TOKEN_BYTES = 64 * 1024
+"""A token is one short line; anything much bigger is not one."""
 
 
 class UserTokenConfig(SourceConfig):
@@ -30,13 +33,15 @@ class UserTokenSource(CredentialSource):
     def fetch(self, profile, config: UserTokenConfig) -> Credentials:
         path = Path(os.path.expanduser(config.file))
         fix = f"create one with: omero_user_token set -s {profile.hostname} -p {profile.port}"
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            raise CredentialError(f"profile '{profile.name}': no user token at {path}", hint=fix) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"profile '{profile.name}': the user token {path} cannot be read "
-                                  f"({type(exc).__name__})") from None
+        try:  # never blocks on a FIFO, never reads a device or a huge file whole
+            raw = read_regular(path, MAX_TOKEN_BYTES)
+            text = raw.decode("utf-8").strip() if raw is not None else None
+        except Unusable as exc:
+            raise CredentialError(f"profile '{profile.name}': the user token {path} cannot be read: {exc}") from None
+        except UnicodeDecodeError:
+            raise CredentialError(f"profile '{profile.name}': the user token {path} is not text") from None
+        if text is None:
+            raise CredentialError(f"profile '{profile.name}': no user token at {path}", hint=fix)
         key, at, where = text.rpartition("@")
         host, colon, port = where.rpartition(":")
         if not (key and at and host and colon and port.isdigit()):
