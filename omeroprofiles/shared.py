@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 
 from filelock import FileLock, Timeout
@@ -34,6 +35,10 @@ from .login import Session, detach, dispose, session_for
 from .model import Profile
 from .sessionstore import SessionStore, StoredSession
 from .writing import ensure_directory
+
+MIN_AFTER_WAIT = 1.0
+"""Seconds a process that waited for the lock still gets to join or log in: a shared wait plus this
+bounds the whole, not twice the profile timeout."""
 
 Open = Callable[[Profile], Session]
 """Opens a fresh session for a profile (login or su, bounded): the connect layer's own path."""
@@ -63,11 +68,16 @@ def establish_shared(profile: Profile, open_new: Open) -> Session:
     joined = _join_stored(profile, store.sessions(host, user, profile.port), store=None)
     if joined is not None:
         return joined
+    started = time.monotonic()
     with _lock(profile, host, user):
-        joined = _join_stored(profile, store.sessions(host, user, profile.port), store=store)
+        # One deadline for the wait and what follows: after waiting most of it for another process's
+        # login, a join needs little; a login of our own gets what is left (at least a second).
+        left = max(MIN_AFTER_WAIT, profile.timeout - (time.monotonic() - started))
+        bounded = profile.model_copy(update={"timeout": min(profile.timeout, left)})
+        joined = _join_stored(bounded, store.sessions(host, user, profile.port), store=store)
         if joined is not None:
             return joined
-        return _login_and_store(profile, store, host, user, open_new)
+        return _login_and_store(bounded, store, host, user, open_new)
 
 
 def _join(profile: Profile, key: str, su_by: str | None) -> Session:

@@ -192,3 +192,29 @@ def test_env_prints_exports_and_reveals_the_key_only_when_asked(omero_server, sh
                          capture_output=True, text=True, env=env)
     assert job.stdout.strip() == "alice", job.stderr
     _end_all(omero_server)
+
+
+def test_a_wait_for_the_lock_and_the_login_after_it_share_one_deadline(write_user, hung_router_port, isolated_env,
+                                                                       shared):
+    """Another process holds the lock for most of the timeout and then gives up: our own login gets only
+    what is left (at least a second), not a second full timeout."""
+    import hashlib
+
+    write_user(f'[profiles.stuck]\nhost = "tcp://127.0.0.1:{hung_router_port}"\ntimeout = 3\nshare_session = true\n'
+               'credentials = { source = "plain", username = "alice", password = "alice-pw" }\n')
+    digest = hashlib.sha256(f"tcp://127.0.0.1:{hung_router_port}\0{hung_router_port}\0alice".encode()).hexdigest()
+    lock = isolated_env / ".local" / "state" / "omero-profiles" / "locks" / f"share-{digest[:24]}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "from filelock import FileLock; import time\n"
+                               f"l = FileLock({str(lock)!r}); l.acquire(); print('held', flush=True)\n"
+                               "time.sleep(2.6); l.release()"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        started = time.monotonic()
+        with pytest.raises(ServerUnreachable):
+            get_conn("stuck")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert 2.5 < elapsed < 3 + 1.0 + 0.8  # not 2.6 + 3 s: the login after the wait got what was left
