@@ -37,6 +37,8 @@ def test_parse_host_accepts(value, hostname, port, transport, path):
         ("[nothex]", "not an IPv6 address"),
         ("bad host", "not a valid host name"),
         ("wss://user:pw@host/omero-ws", "user name or password"),
+        ("alice:secret@omero.example.org", "user name or password"),
+        ("alice@omero.example.org", "user name or password"),
         ("ssl://host:99999", "invalid port"),
         ("ssl://host/path", "take no path"),
     ],

@@ -78,6 +78,29 @@ def test_url_host_sets_port_and_conflict_is_an_error(write_user):
         config.resolve("y")
 
 
+def test_a_port_from_a_less_specific_layer_never_overrides_a_url_host(write_user, write_site):
+    """host and port layer together: [defaults], the site file and an extends parent lose to the URL."""
+    site = write_site('[defaults]\nport = 4063\n')
+    path = write_user('[defaults]\nport = 4064\n'
+                      '[profiles.w]\nhost = "wss://h.example.org/omero-ws"\n'
+                      '[profiles.w443]\nhost = "wss://h.example.org:443/omero-ws"\n'
+                      '[profiles.parent]\nhost = "omero.example.org"\nport = 14064\n'
+                      '[profiles.child]\nextends = "parent"\nhost = "ssl://other.example.org"\n'
+                      '[profiles.child-port]\nextends = "w"\nport = 8443\n'
+                      '[profiles.plain]\nhost = "omero.example.org"\n')
+    config = Config.load()
+    w = config.resolve("w")
+    assert w.port == 443 and str(w.origin["port"]) == "built-in default (the wss:// default port)"
+    w443 = config.resolve("w443")  # not a conflict with [defaults] port = 4064
+    assert w443.port == 443
+    assert str(w443.origin["port"]) == f"{path} [profiles.w443] (the port in the host URL)"
+    assert config.resolve("child").port == 4064  # ssl:// default, not the parent's 14064
+    assert config.resolve("child-port").port == 8443  # a more specific port still wins
+    plain = config.resolve("plain")  # a plain host takes the layered port as before
+    assert plain.port == 4064 and str(plain.origin["port"]) == f"{path} [defaults]"
+    assert site.exists()
+
+
 def test_extends_cycle_names_the_chain(write_user):
     write_user('[profiles.a]\nextends = "b"\nhost = "h"\n[profiles.b]\nextends = "c"\n[profiles.c]\nextends = "a"\n')
     with pytest.raises(ConfigError, match=r"extends cycle: a -> b -> c -> a"):
