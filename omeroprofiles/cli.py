@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import stat
 import sys
 import traceback
@@ -129,12 +130,29 @@ def cli(ctx: click.Context, config: str | None, debug: bool) -> None:
     _configure_logging(debug)
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class _MaskingFormatter(logging.Formatter):
+    """Library log lines with every UUID masked: an OMERO session key is one, and omero-py's
+    debug log prints it (``Setting 'omero.session.uuid' to ...``); anyone holding it is you."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _UUID.sub("<uuid>", super().format(record))
+
+
 def _configure_logging(debug: bool) -> None:
     """omero-py logs retries and warnings to stderr via logging.basicConfig(); the CLI reports
-    failures itself, so library logging is shown only with --debug."""
+    failures itself, so library logging is shown only with --debug, and masked (session keys)."""
     root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_omero_profiles", False)]:
+        root.removeHandler(handler)  # a previous in-process invocation's (its stream may be gone)
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_MaskingFormatter("%(levelname)s %(name)s: %(message)s"))
+        handler._omero_profiles = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
     elif not root.handlers:
         root.addHandler(logging.NullHandler())
 

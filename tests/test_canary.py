@@ -171,3 +171,25 @@ def test_a_wrong_canary_password_is_exit_6_and_never_shown(world, run, monkeypat
         assert result.exit_code == 6, result.stderr
         assert PASSWORD not in result.stdout + result.stderr
     _written_files_are_clean(world)
+
+
+def test_debug_logging_never_shows_a_live_session_key(world, canary_server):
+    """omero-py's debug log prints the session key (omero.session.uuid); --debug shows library logs, masked."""
+    import os
+    import subprocess
+
+    from omeroprofiles.sessionstore import SessionStore
+
+    cli = [sys.executable, "-m", "omeroprofiles", "--debug"]
+    done = subprocess.run([*cli, "login", "env"], capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    [stored] = SessionStore().sessions(canary_server.host, "alice")
+    output = done.stdout + done.stderr
+    for args in (["test", "stored"], ["groups", "stored"], ["test", "env-shared"], ["logout", "env"]):
+        ran = subprocess.run([*cli, *args], capture_output=True, text=True, env=os.environ.copy())
+        assert ran.returncode == 0, (args, ran.stderr)
+        output += ran.stdout + ran.stderr
+    assert "DEBUG omero" in output  # the library's debug log really was shown
+    assert stored.key not in output
+    assert "<uuid>" in output
+    _assert_clean(output, "--debug logging")
