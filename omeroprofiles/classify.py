@@ -14,14 +14,14 @@ from .errors import AccessDenied, AuthenticationFailed, ProfileError, ServerUnre
 from .model import Profile
 
 
-def where(profile: Profile) -> str:
-    return f"profile '{profile.name}' ({profile.url})"
+def where(profile: Profile, user: str | None = None) -> str:
+    """``profile 'x' (ssl://host:port)``, and `` as 'user'`` when the user is known: how messages start."""
+    return f"profile '{profile.name}' ({profile.url})" + (f" as '{user}'" if user else "")
 
 
 def no_answer(profile: Profile, *, user: str | None, timeout: float) -> ServerUnreachable:
     """The failure for a server that did not answer within the profile's timeout."""
-    who = f" as '{user}'" if user else ""
-    return ServerUnreachable(f"{where(profile)}{who}: no answer within {timeout:g} s (profile timeout); the "
+    return ServerUnreachable(f"{where(profile, user)}: no answer within {timeout:g} s (profile timeout); the "
                              "server is down, overloaded, or something on that port is not an OMERO router")
 
 
@@ -37,8 +37,7 @@ def classify(exc: BaseException, profile: Profile, *, user: str | None, timeout:
 
     if isinstance(exc, ProfileError):
         return exc
-    who = f" as '{user}'" if user else ""
-    at = where(profile) + who
+    at = where(profile, user)
     name = type(exc).__name__
 
     if isinstance(exc, Ice.ConnectionRefusedException):
@@ -83,9 +82,9 @@ def classify_call(exc: BaseException, profile: Profile, *, user: str | None,
                   timeout: float) -> ProfileError | None:
     """The ProfileError for a call on an open session that failed; None if it is not a known kind.
 
-    Every call has the profile timeout as its Ice invocation timeout (``login.new_client``), so
-    a server that stopped answering shows up here as a timeout, and one that died as a lost or
-    refused connection.
+    Every call has an Ice invocation timeout (``call_timeout``, see ``login.new_client``), passed
+    here as ``timeout``, so a server that stopped answering shows up as a timeout, and one that
+    died as a lost or refused connection.
     """
     # isort: off
     import omero  # before Glacier2 (see classify)
@@ -95,12 +94,10 @@ def classify_call(exc: BaseException, profile: Profile, *, user: str | None,
 
     if isinstance(exc, ProfileError):
         return exc
-    who = f" as '{user}'" if user else ""
-    at = where(profile) + who
+    at = where(profile, user)
     name = type(exc).__name__
     if isinstance(exc, Ice.TimeoutException):
-        return ServerUnreachable(f"{at}: the server stopped answering (no reply within {timeout:g} s, the "
-                                 "profile timeout)")
+        return ServerUnreachable(f"{at}: the server stopped answering (no reply within {timeout:g} s)")
     if isinstance(exc, Ice.ConnectionRefusedException):
         return ServerUnreachable(f"{at}: the connection to the server was lost and it refuses new ones; "
                                  "the server is down or restarting")

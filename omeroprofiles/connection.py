@@ -35,7 +35,7 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
                               reopen=(lambda: establish(profile)) if reconnect else None)
     except BaseException as exc:
         dispose(session.client, kill=not session.joined)
-        mapped = classify_call(exc, profile, user=session.user, timeout=profile.timeout) \
+        mapped = classify_call(exc, profile, user=session.user, timeout=profile.call_timeout) \
             if isinstance(exc, Exception) else None
         if mapped is None:
             raise
@@ -85,7 +85,7 @@ def answer(profile: Profile, question: Callable[[Any], A]) -> A:
 def ask(conn: Any, question: Callable[[Any], A]) -> A:
     """``question(conn)``; a server that stops answering or dies meanwhile is a ProfileError.
 
-    Each call is bounded by the profile timeout (the client's invocation timeout); what it
+    Each call is bounded by the profile's ``call_timeout`` (the client's invocation timeout); what it
     raises when the server is gone (an Ice timeout, a lost or refused connection) becomes
     ServerUnreachable (exit 5) instead of escaping as an Ice exception. Not chained: an Ice
     exception's text can quote the session key.
@@ -93,7 +93,7 @@ def ask(conn: Any, question: Callable[[Any], A]) -> A:
     try:
         return question(conn)
     except Exception as exc:
-        mapped = classify_call(exc, conn.profile, user=conn.login_user, timeout=conn.profile.timeout)
+        mapped = classify_call(exc, conn.profile, user=conn.login_user, timeout=conn.profile.call_timeout)
         if mapped is None:
             raise
         raise mapped from None

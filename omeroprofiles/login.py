@@ -8,9 +8,9 @@ error instead of a silent fall-back to the default group.
 
 Every Ice call is bounded. Ice 3.6 waits for a reply forever by default, so a server that
 freezes after accepting a call hangs the client in whatever it was doing (login, a query,
-``close()``). ``new_client`` gives every proxy of the client the profile timeout as its
-invocation timeout (``Ice.Default.InvocationTimeout``: proxies the server hands back inherit
-it), and ``dispose`` ends a session with its own, much shorter, bounds.
+``close()``). ``new_client`` bounds the router's calls (login, join) by the profile ``timeout``
+and every other call by ``call_timeout`` (``Ice.Default.InvocationTimeout``: proxies the server
+hands back inherit it), and ``dispose`` ends a session with its own, much shorter, bounds.
 """
 
 from __future__ import annotations
