@@ -215,15 +215,6 @@ def secret_holders(pf: ProfilesFile, secret_keys: SecretKeys) -> list[str]:
     return holders
 
 
-def exposed_secrets_warning(pf: ProfilesFile, secret_keys: SecretKeys) -> str | None:
-    """A warning if the file holds a secret and others can read it; else None.
-
-    Only files that really contain a secret are checked, so the warning is never noise. What is
-    a secret is the source's business: ``secret_keys`` (the registry's answer) says.
-    """
-    return exposed_warning(pf.path, secret_holders(pf, secret_keys))
-
-
 def exposed_warning(path: Path, holders: list[str]) -> str | None:
     """The warning for file ``path``, whose tables ``holders`` hold a secret, if others can read it.
 
