@@ -156,6 +156,12 @@ class ProfileGateway(BlitzGateway):
         self.reconnect()
         return True
 
+    def probe(self) -> None:
+        """One round trip that needs a live session, bounded by the connect ``timeout`` (not the
+        longer ``call_timeout``): a liveness check must not wait minutes on a frozen server."""
+        ms = max(1, int(self.profile.timeout * 1000))
+        self.c.sf.ice_invocationTimeout(ms).getAdminService().ice_invocationTimeout(ms).getEventContext()
+
     def ensure_alive(self) -> bool:
         """Keep the session alive; if it has expired, re-open it (needs reconnect=True).
 
@@ -163,7 +169,7 @@ class ProfileGateway(BlitzGateway):
         """
         try:
             if self.c is not None and self.c.sf is not None:
-                self.c.sf.getAdminService().getEventContext()
+                self.probe()
                 return True
         except SESSION_LOST:
             log.debug("session lost", exc_info=True)

@@ -126,8 +126,7 @@ class ConnectionPool:
     @staticmethod
     def _alive(conn: Any) -> bool:
         try:
-            conn.c.sf.keepAlive(None)
-            conn.c.getSession().getAdminService().getEventContext()
+            conn.probe()
             return True
         except Exception:  # noqa: BLE001 - any failure means the session is not usable
             return False

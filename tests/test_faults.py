@@ -299,3 +299,41 @@ def test_proxy_rejects_unknown_modes():
     with pytest.raises(ValueError, match="mode"):
         FreezingProxy(1, after=1, mode="explode")
 
+
+
+def test_liveness_probes_use_the_connect_timeout_not_call_timeout(start_omero_server, freezing_proxy, user_file):
+    """ensure_alive() and the pool's check before lending: on a server frozen after login they end at
+    `timeout` (TIMEOUT here), not at the 300 s `call_timeout` a user's long query is allowed."""
+    from omeroprofiles.pool import ConnectionPool
+
+    server = start_omero_server(users=_users(["u"]))
+    proxy = freezing_proxy(server.tcp_port, after=8)  # the login is 8 requests
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
+    conn = get_conn("p")
+    started = time.monotonic()
+    error, _ = _in_threads(lambda c: _raised(c.ensure_alive), [conn], workers=1)[conn]
+    assert isinstance(error, Ice.TimeoutException) and time.monotonic() - started < TIMEOUT + 1
+    conn.close()
+    proxy.stop()
+
+    proxy = freezing_proxy(server.tcp_port, after=8)
+    user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
+    pool = ConnectionPool("p", size=1)
+    with pool.connection():
+        pass  # opened (8 requests): the next request freezes
+    started = time.monotonic()
+    outcome = _in_threads(lambda p: _raised(p.acquire), [pool], workers=1)[pool]
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 * TIMEOUT + 2, elapsed  # the check, a close of the dead one, the bounded new login
+    assert outcome[0] is not None  # no live connection could be lent: the replacement login froze too
+    pool.close()
+    proxy.stop()
+
+
+def _raised(call) -> tuple[BaseException | None, None]:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - returned for the assertions
+        return exc, None
+    return None, None
