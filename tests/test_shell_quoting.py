@@ -82,7 +82,7 @@ def test_real_shells_read_back_every_value(shell):
     program = shutil.which(shell)
     if program is None:
         assert shell == "fish", f"{shell} is not installed"
-        return
+        pytest.skip("fish is not installed (scripts/test.sh installs it when it can: root with apt-get)")
     for value in HOSTILE:
         script = export_line("X", value, shell) + "\nprintf '%s' \"$X\"\n"
         result = subprocess.run([program, "-c", script], capture_output=True, text=True, timeout=30)
