@@ -29,6 +29,7 @@ TIMEOUT = 3.0
 BOUND = TIMEOUT + 2.0
 """The issue's bound for one command: the profile timeout plus two seconds."""
 PASSWORD = "fault-pw"
+LOTS = 10**6  # "forward everything": the test trips the proxy itself, at the moment it means
 QUESTIONS = {"test": describe, "groups": groups}
 MODES = ("freeze", "close")
 NS = range(1, 21)
@@ -197,12 +198,13 @@ def test_calls_after_login_keepalive_and_close_are_bounded(start_omero_server, f
     profile's call_timeout, close() within about a second."""
     server = start_omero_server(users=_users(["u"]))
     leaks = SessionLeakCheck(server)
-    proxy = freezing_proxy(server.tcp_port, after=8)  # the login is 8 requests (no group to check)
+    proxy = freezing_proxy(server.tcp_port, after=LOTS)
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u"))
     call_timeout = 1.5
     conn = get_conn("p", call_timeout=call_timeout)
     assert not proxy.tripped.is_set()
+    proxy.trip_at_next_request()  # the server freezes now
 
     def timed(call) -> tuple[BaseException | None, float]:
         started = time.monotonic()
@@ -231,10 +233,11 @@ def test_a_server_that_dies_after_login_is_exit_5_not_a_bug(start_omero_server, 
     """The proxy closes every socket at the first call after login: ConnectionLost/Refused, classified."""
     server = start_omero_server(users=_users(["u"]))
     leaks = SessionLeakCheck(server)
-    proxy = freezing_proxy(server.tcp_port, after=8, mode="close")
+    proxy = freezing_proxy(server.tcp_port, after=LOTS, mode="close")
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u"))
     conn = get_conn("p")
+    proxy.trip_at_next_request()  # the server dies now
     with pytest.raises(ServerUnreachable, match="connection to the server was lost") as info:
         ask(conn, describe)
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no Ice text (session key)
@@ -249,11 +252,13 @@ def test_proxy_forwards_requests_and_counts_only_requests(start_omero_server, fr
     server = start_omero_server(users=_users(["u"]))
     proxy = freezing_proxy(server.tcp_port, after=1000)
     user_file.parent.mkdir(parents=True, exist_ok=True)
-    user_file.write_text(_profile_text("p", proxy.port, user="u"))
+    # no keep-alive: its thread may ping once right after the login, or not, which would make the count vary
+    user_file.write_text(_profile_text("p", proxy.port, user="u", keepalive=0))
     with connect("p") as conn:
         assert conn.getEventContext().userName == "u"
     assert not proxy.tripped.is_set()
     assert proxy.operations[0] == "createSession" and "getEventContext" in proxy.operations
+    assert "keepAlive" not in proxy.operations
     assert proxy.requests == len(proxy.operations) == 15  # replies and validation messages are not counted
 
 
@@ -295,6 +300,34 @@ def test_proxy_trips_on_request_after_plus_one(start_omero_server, freezing_prox
     assert proxy.requests == 1 and proxy.operations == ["getCategoryForClient"]
 
 
+def test_trip_at_next_request_trips_on_the_next_one_whatever_the_count(start_omero_server, freezing_proxy):
+    server = start_omero_server(users=_users(["u"]))
+    proxy = freezing_proxy(server.tcp_port, after=LOTS)
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=2) as sock:
+        assert sock.recv(14)[:4] == b"IceP"
+        for request_id in (1, 2):  # forwarded and answered
+            sock.sendall(_ice_request("getCategoryForClient", request_id))
+            reply = sock.recv(14)
+            assert reply[:4] == b"IceP" and reply[8] == 2  # a reply message
+            size = int.from_bytes(reply[10:14], "little")
+            _drain(sock, size - 14)
+        assert not proxy.tripped.is_set()
+        proxy.trip_at_next_request()
+        sock.sendall(_ice_request("getCategoryForClient", 3))
+        assert proxy.tripped.wait(2)
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)
+    assert proxy.requests == 3 and proxy.after == 2
+
+
+def _drain(sock: socket.socket, size: int) -> None:
+    while size > 0:
+        chunk = sock.recv(size)
+        assert chunk
+        size -= len(chunk)
+
+
 def test_proxy_rejects_unknown_modes():
     with pytest.raises(ValueError, match="mode"):
         FreezingProxy(1, after=1, mode="explode")
@@ -307,21 +340,23 @@ def test_liveness_probes_use_the_connect_timeout_not_call_timeout(start_omero_se
     from omeroprofiles.pool import ConnectionPool
 
     server = start_omero_server(users=_users(["u"]))
-    proxy = freezing_proxy(server.tcp_port, after=8)  # the login is 8 requests
+    proxy = freezing_proxy(server.tcp_port, after=LOTS)
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
     conn = get_conn("p")
+    proxy.trip_at_next_request()
     started = time.monotonic()
     error, _ = _in_threads(lambda c: _raised(c.ensure_alive), [conn], workers=1)[conn]
     assert isinstance(error, Ice.TimeoutException) and time.monotonic() - started < TIMEOUT + 1
     conn.close()
     proxy.stop()
 
-    proxy = freezing_proxy(server.tcp_port, after=8)
+    proxy = freezing_proxy(server.tcp_port, after=LOTS)
     user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
     pool = ConnectionPool("p", size=1)
     with pool.connection():
-        pass  # opened (8 requests): the next request freezes
+        pass  # opened
+    proxy.trip_at_next_request()
     started = time.monotonic()
     outcome = _in_threads(lambda p: _raised(p.acquire), [pool], workers=1)[pool]
     elapsed = time.monotonic() - started

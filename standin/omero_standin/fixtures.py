@@ -14,8 +14,10 @@ entry point), so any project that has it installed gets these fixtures with no i
 - ``hung_router_port``: a loopback ``tcp://`` Ice peer that greets, then never replies.
 - ``freezing_proxy``: a factory, ``freezing_proxy(upstream_port, after=N, mode="freeze" | "close")``,
   for a proxy in front of a ``tcp`` port that forwards N Ice requests, then freezes (forwards
-  nothing more, keeps every socket open) or dies (closes every socket and its listener). Every
-  proxy it starts is stopped at the end of the test.
+  nothing more, keeps every socket open) or dies (closes every socket and its listener);
+  ``proxy.trip_at_next_request()`` makes it fail from the next request on (after a login, say,
+  whose request count a keep-alive ping can change). Every proxy it starts is stopped at the end
+  of the test.
 
 A server that cannot start fails the test with the server's stderr; nothing is skipped.
 Importing this module does not import Ice or omero.

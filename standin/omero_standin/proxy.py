@@ -121,6 +121,15 @@ class FreezingProxy:
                 f"requests={self.requests} {state}>")
 
     # -- control --------------------------------------------------------------------------------
+    def trip_at_next_request(self) -> None:
+        """Trip at the next request, however many went before: "the server stops now".
+
+        Use it instead of counting a login's requests: omero.client's keep-alive thread may send
+        one ping right after the login, or not, depending on thread timing, so that count varies.
+        """
+        with self._lock:
+            self.after = self.requests
+
     def stop(self) -> None:
         """Close every socket and end the loop (idempotent)."""
         with self._lock:
