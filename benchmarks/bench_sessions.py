@@ -3,9 +3,12 @@
 - ``source = "omero-login"``: get_conn joining a stored session against a fresh password login
   (``plain``), same stand-in, same run; and how many logins the server counted while joining.
 - 64 processes started at once, each get_conn + getUser + close: ``share_session = true`` against
-  without; logins counted by the server and wall time. Run twice: with the stand-in's password
-  check free (its default), and with it taking 200 ms (``--login-delay``), as an LDAP bind or a
-  password hash does on a real server: sharing saves the login, so what it saves depends on that.
+  without; logins counted by the server and wall time. Run three times: with the stand-in's
+  password check free (its default); taking 200 ms (``--login-delay``), as an LDAP bind or a
+  password hash does on a real server, any number at once; and 200 ms one at a time
+  (``--login-concurrency 1``: a directory reached through one connection, or a server hashing on
+  one core), where logins queue. Sharing saves the logins; what that saves in wall time depends
+  on what a login costs the server, so all three are shown.
 - Dask, 4 workers x 200 tasks: logins and tasks/s with ``OmeroPlugin`` against every task calling
   get_conn itself; then the shared session expires mid-run: logins afterwards, errors seen by tasks.
 """
@@ -84,7 +87,7 @@ def join_vs_login(server, delay: float) -> None:
     _cleanup(server)
 
 
-def many_processes(server, delay: float) -> None:
+def many_processes(server, delay: float, queued: bool = False) -> None:
     def wave(name: str) -> tuple[float, int, float]:
         before = server.counters()["logins"]
         started = time.perf_counter()
@@ -99,7 +102,8 @@ def many_processes(server, delay: float) -> None:
 
     base, base_logins, base_connect = wave("plain")
     ours, our_logins, our_connect = wave("shared")
-    title = f"{PROCESSES} processes at once, get_conn + getUser + close; password check {delay * 1000:.0f} ms"
+    title = (f"{PROCESSES} processes at once, get_conn + getUser + close; password check {delay * 1000:.0f} ms"
+             + (", one at a time" if queued else ""))
     print_table(title + " (wall time)", [
         (f"share_session = false: {base_logins} logins", base, "1.00x (baseline)"),
         (f"share_session = true: {our_logins} login(s)", ours, f"{ours / base:.2f}x"),
@@ -175,6 +179,10 @@ def main() -> None:
             _profiles(server, Path(tmp))
             join_vs_login(server, 0.2)
             many_processes(server, 0.2)
+            print(f"\nsessions left open on the server: {server.session_count()}")
+        with running_server(ws=False, wss=False, login_delay=0.2, login_concurrency=1) as server:
+            _profiles(server, Path(tmp))
+            many_processes(server, 0.2, queued=True)
             print(f"\nsessions left open on the server: {server.session_count()}")
 
 

@@ -34,17 +34,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
-import stat
 import sys
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .filesystem import Unusable, read_regular
+from . import cachefile
+from .cachefile import Key
 from .index import Index, build
 from .locations import NO_CACHE_ENV, PLUGINS_ENV, Locations, user_cache_dir
 
@@ -62,16 +60,14 @@ MAX_BYTES = 256 * 1024 * 1024
 
 _PACKAGE = Path(__file__).resolve().parent
 
-Key = dict[str, Any]
-
 
 def load(locations: Locations) -> Index:
     """The index of the files ``locations`` names: from the cache if its key matches, else built (and stored)."""
     with _no_gc_pauses():
         key = cache_key(locations)
-        path = _slot(locations)
+        path = cachefile.slot(user_cache_dir() / "index", locations.user_file, locations.site_file)
         if key is not None:
-            data = _read(path, key)
+            data = cachefile.read(path, key, MAX_BYTES)
             if data is not None:
                 try:
                     return Index(locations, data)
@@ -80,8 +76,8 @@ def load(locations: Locations) -> Index:
         from .resolve import Config  # a miss: validate everything (pydantic, plugins)
 
         data = build(Config.load(locations=locations))  # read after the key: a change in between makes a miss
-        if key is not None and _settled(key):
-            _write(path, key, data)
+        if key is not None and cachefile.settled(key["files"], SETTLE_NS):
+            cachefile.write(path, key, data, prefix=".index-", slots=SLOTS)
         return Index(locations, data)
 
 
@@ -103,18 +99,9 @@ def cache_key(locations: Locations) -> Key | None:
     """Everything the index of ``locations`` depends on (JSON-ready); None when it must not be cached."""
     if os.environ.get(NO_CACHE_ENV) or _registry_changed_in_process():
         return None
-    files: list[list[Any]] = []
-    for path in (locations.site_file, locations.user_file):
-        try:
-            found = os.stat(path)
-        except FileNotFoundError:
-            files.append([str(path), "missing"])
-            continue
-        except OSError:
-            return None  # an unusable path (too long, a loop, no access): its error is reported afresh each time
-        if not stat.S_ISREG(found.st_mode):
-            return None
-        files.append([str(path), found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns])
+    files = [cachefile.file_identity(path) for path in (locations.site_file, locations.user_file)]
+    if None in files:
+        return None  # not a regular file, or an unusable path: its error is reported afresh each time
     return {
         "format": FORMAT,
         "files": files,
@@ -150,79 +137,3 @@ def _code_id() -> int:
                         info = entry.stat()
                         found.append(f"{directory.name}/{entry.name}:{info.st_size}:{info.st_mtime_ns}")
     return zlib.crc32("\n".join(sorted(found)).encode())
-
-
-def _settled(key: Key) -> bool:
-    """True if no input file changed within ``SETTLE_NS``: a change after now cannot share its timestamps."""
-    now = time.time_ns()
-    return all(entry[1] == "missing" or now - entry[5] > SETTLE_NS for entry in key["files"])
-
-
-def _slot(locations: Locations) -> Path:
-    which = f"{locations.user_file}\0{locations.site_file}".encode("utf-8", "surrogateescape")
-    return user_cache_dir() / "index" / f"{zlib.crc32(which):08x}.json"
-
-
-def _read(path: Path, key: Key) -> dict[str, Any] | None:
-    """The index stored at ``path`` under ``key``; None if absent, stale, damaged, foreign or odd."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    if not stat.S_ISREG(found.st_mode) or found.st_mode & 0o077 or \
-            (hasattr(os, "getuid") and found.st_uid != os.getuid()):
-        return None
-    try:
-        raw = read_regular(path, MAX_BYTES)
-    except Unusable:
-        return None
-    if raw is None:
-        return None
-    head, _, body = raw.partition(b"\n")
-    try:
-        header = json.loads(head)
-        if not isinstance(header, dict) or header.get("key") != key or header.get("crc32") != zlib.crc32(body):
-            return None
-        data = json.loads(body)
-    except ValueError:  # not JSON, or not UTF-8
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write(path: Path, key: Key, data: dict[str, Any]) -> None:
-    """Store ``data`` atomically, mode 0600 (mkstemp's); any failure just leaves the cache as it was."""
-    import tempfile  # only a miss writes
-
-    body = json.dumps(data, separators=(",", ":")).encode()
-    header = json.dumps({"key": key, "crc32": zlib.crc32(body)}, separators=(",", ":")).encode()
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(header + b"\n" + body)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        return
-    _prune(path.parent)
-
-
-def _prune(directory: Path) -> None:
-    """Keep the ``SLOTS`` most recently written index files; drop temp files a killed writer left."""
-    now = time.time()
-    kept = []
-    with contextlib.suppress(OSError), os.scandir(directory) as entries:
-        for entry in entries:
-            with contextlib.suppress(OSError):
-                modified = entry.stat(follow_symlinks=False).st_mtime
-                if entry.name.endswith(".json"):
-                    kept.append((modified, entry.path))
-                elif entry.name.startswith(".index-") and entry.name.endswith(".tmp") and now - modified > 600:
-                    os.unlink(entry.path)
-    for _, stale in sorted(kept, reverse=True)[SLOTS:]:
-        with contextlib.suppress(OSError):
-            os.unlink(stale)

@@ -21,7 +21,7 @@ from .text import closest, did_you_mean
 
 
 class FileLike(Protocol):
-    """What a catalog needs to know of a file it read: a ``ProfilesFile``, or a cached ``index.FileRef``."""
+    """What a catalog needs to know of a file it read: a ``ProfilesFile``, or a cached ``FileRef``."""
 
     path: Path
     kind: str
@@ -29,6 +29,19 @@ class FileLike(Protocol):
 
     @property
     def label(self) -> str: ...
+
+
+class FileRef:
+    """A file as a cache remembers it (``index``, ``namecache``): path, 'user' or 'site', and whether it existed."""
+
+    __slots__ = ("path", "kind", "exists")
+
+    def __init__(self, path: Path, kind: str, exists: bool) -> None:
+        self.path, self.kind, self.exists = path, kind, exists
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
 
 
 class Entry(NamedTuple):

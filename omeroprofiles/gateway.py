@@ -16,6 +16,7 @@ from typing import Any
 import Ice
 import omero
 import omero.api
+import omero.gateway
 from omero.gateway import BlitzGateway, NoProxies, ProxyObjectWrapper
 
 from .login import Session, dispose
@@ -29,24 +30,39 @@ SESSION_LOST = (omero.SessionTimeoutException, omero.RemovedSessionException, Ic
 
 
 class _ReconnectingProxy(ProxyObjectWrapper):
-    """A service wrapper that, on a lost session, re-opens it once and repeats the call."""
+    """A service wrapper that, on a lost session, re-opens it once and repeats the call.
+
+    omero-py's call wrapper (``SafeCallWrapper``) logs every failed call as a WARNING with its
+    traceback before re-raising it. A lost session that we re-open is not a failure, so the first
+    attempt goes to the service directly and only a failure we do not handle goes through the
+    wrapper's logging and handler, exactly as before: a pipeline whose shared session expires
+    overnight should not fill its logs with tracebacks of calls that then succeeded.
+    """
 
     def __getattr__(self, attr: str) -> Any:
         try:
-            value = super().__getattr__(attr)
-        except SESSION_LOST:
+            value = super().__getattr__(attr)  # may create the service: a call of its own
+        except SESSION_LOST as exc:
+            log.debug("%s creating the service for %s: re-opening the session", type(exc).__name__, attr)
             self._conn.reconnect()
             return getattr(self._conn._proxies[self._key], attr)
         if not callable(value):
             return value
         key, conn = self._key, self._conn
+        wrapper = value if isinstance(value, omero.gateway.OmeroGatewaySafeCallWrapper) else None
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return value(*args, **kwargs)
-            except SESSION_LOST:
+                return (wrapper.f if wrapper is not None else value)(*args, **kwargs)
+            except SESSION_LOST as exc:
+                log.debug("%s on %s: re-opening the session", type(exc).__name__, attr)
                 conn.reconnect()
                 return getattr(conn._proxies[key], attr)(*args, **kwargs)
+            except Exception as exc:
+                if wrapper is None:
+                    raise
+                wrapper.debug(type(exc).__name__, args, kwargs)  # what SafeCallWrapper.__call__ does
+                return wrapper.handle_exception(exc, *args, **kwargs)
         return call
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import files as files_mod
-from .catalog import Catalog, Entry, unique
+from .catalog import Catalog, Entry, FileRef, unique
 from .errors import ConfigError, Problem
 from .locations import Locations
 from .origin import Origin
@@ -25,19 +25,6 @@ if TYPE_CHECKING:
     from .resolve import Config
 
 Data = dict[str, Any]
-
-
-class FileRef:
-    """A file as the index remembers it: path, 'user' or 'site', and whether it existed."""
-
-    __slots__ = ("path", "kind", "exists")
-
-    def __init__(self, path: Path, kind: str, exists: bool) -> None:
-        self.path, self.kind, self.exists = path, kind, exists
-
-    @property
-    def label(self) -> str:
-        return str(self.path)
 
 
 def _problem_row(p: Problem) -> list[Any]:

@@ -1,7 +1,8 @@
 """Answer `current` and profile-name completion from the TOML alone: no click, pydantic or plugins.
 
 A shell prompt may run ``omero-profile current`` before every command line, and TAB runs the
-completion; both need names only (``catalog``), not validated profiles. Each answer here is what
+completion; both need names only (``catalog``, kept between runs by ``namecache``), not
+validated profiles. Each answer here is what
 the full click command would print, or None whenever it cannot be given cheaply and exactly: an
 error to word (the full command says it, naming every problem), an option or a form of the
 command line it does not know, shell quoting, output that is not plain ASCII. The caller then
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from . import catalog
+from . import namecache
 from .active import select
 from .errors import ProfileError
 from .locations import locate
@@ -77,7 +78,7 @@ def current(argv: Sequence[str]) -> str | None:
         return None
     config, rest = parsed
     try:
-        selection = select(catalog.load(locate(config)))
+        selection = select(namecache.load(locate(config)))
     except ProfileError:
         return None  # its message may need what only validation finds (e.g. a bad [defaults])
     if rest[-1] == "--json":
@@ -116,5 +117,5 @@ def complete(environ: Mapping[str, str]) -> str | None:
     parsed = _global_options(args)
     if parsed is None or tuple(parsed[1]) not in PROFILE_COMMANDS or not _PARTIAL_NAME.fullmatch(incomplete):
         return None
-    names = catalog.load(locate(parsed[0])).names()
+    names = namecache.load(locate(parsed[0])).names()
     return "\n".join(line.format(name) for name in names if name.startswith(incomplete)) + "\n"

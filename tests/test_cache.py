@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from file_helpers import rewrite_keeping_size_and_mtime
 
 from omeroprofiles import cache, index, plugins
 from omeroprofiles.locations import locate
@@ -79,21 +80,6 @@ def _outputs(run) -> dict[str, tuple[int, str, str]]:
     return out
 
 
-def _rewrite_keeping_size_and_mtime(path: Path, old: str, new: str) -> None:
-    """Change the content in place, same size, and put the mtime back: what (size, mtime_ns) cannot see."""
-    assert len(old) == len(new)
-    before = path.stat()
-    time.sleep(0.02)  # a later clock tick, as any real edit after a run is
-    text = path.read_text()
-    assert old in text
-    with open(path, "r+", encoding="utf-8") as handle:  # in place: same inode
-        handle.write(text.replace(old, new))
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    after = path.stat()
-    assert (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns) == \
-        (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
-
-
 def test_unchanged_files_are_answered_from_the_cache(write_user, run, settled, cache_dir, monkeypatch):
     write_user(PROFILES)
     fresh = _uncached(run, monkeypatch)
@@ -121,11 +107,11 @@ def test_the_cache_matches_a_fresh_build_for_every_kind_of_problem(write_user, w
 def test_an_edit_of_the_same_size_with_the_mtime_put_back_is_seen(write_user, run, settled):
     path = write_user(PROFILES)
     assert "omero.example.org" in run("show", "prod").stdout
-    _rewrite_keeping_size_and_mtime(path, "omero.example.org", "other.example.org")
+    rewrite_keeping_size_and_mtime(path, "omero.example.org", "other.example.org")
     assert "other.example.org" in run("show", "prod").stdout
-    _rewrite_keeping_size_and_mtime(path, 'group = "Lab A"', 'group = "Lab B"')
+    rewrite_keeping_size_and_mtime(path, 'group = "Lab A"', 'group = "Lab B"')
     assert '"group": "Lab B"' in run("list", "--json").stdout
-    _rewrite_keeping_size_and_mtime(path, "timeout = 15", "timeout = 1x")  # now invalid
+    rewrite_keeping_size_and_mtime(path, "timeout = 15", "timeout = 1x")  # now invalid
     assert run("validate").exit_code == 2
 
 

@@ -270,6 +270,29 @@ def test_reconnect_after_expiry(server):
         conn.close()
 
 
+def test_a_reconnected_call_logs_no_warning_and_other_failures_still_do(server, caplog):
+    """omero-py logs each failed call with a traceback (WARNING); a lost session we re-open is not a
+    failure. Any other failure is still logged and raised as omero-py does."""
+    import logging
+
+    conn = get_conn("alice", reconnect=True)
+    try:
+        assert conn.getAdminService().getEventContext().userName == "alice"  # the service exists: next is a call
+        assert server.expire_session(conn.c.getSessionId())
+        with caplog.at_level(logging.DEBUG):
+            assert conn.getAdminService().getEventContext().userName == "alice"
+        assert conn.reconnects == 1
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+        assert "re-opening the session" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.WARNING), pytest.raises(omero.ServerError):
+            conn.getQueryService().findAllByQuery("select nonsense from Nowhere", None)
+        assert [r.name for r in caplog.records] == ["omero.gateway"]  # omero-py's own warning, as without us
+        assert conn.reconnects == 1
+    finally:
+        conn.close()
+
+
 def test_without_reconnect_an_expired_session_fails(server):
     conn = get_conn("alice")
     try:

@@ -188,6 +188,7 @@ def start_server(
     *,
     session_timeout: float = 600.0,
     login_delay: float = 0.0,
+    login_concurrency: int = 0,
     ws: bool = True,
     wss: bool = True,
     verbose: bool = False,
@@ -199,7 +200,8 @@ def start_server(
 
     ``users``: None (the built-in set), a users TOML file, a mapping shaped like that file, or a
     ``UserDirectory``. ``session_timeout``: idle timeout in seconds (OMERO's default 600).
-    ``login_delay``: seconds each password check takes (model a real server's LDAP bind).
+    ``login_delay``: seconds each password check takes (model a real server's LDAP bind);
+    ``login_concurrency``: at most this many checks at once, the rest queue (0: no limit).
     ``ws``/``wss``: also serve WebSocket endpoints. ``verbose``: log every call to the server's
     stderr (see ``StandInServer.stderr()``). Raises ``StandInServerError`` with the server's
     stderr if it does not start.
@@ -208,7 +210,7 @@ def start_server(
     users_path, directory = _users_file(users, Path(tempdir.name))
     cmd = [sys.executable, "-m", "omero_standin.server", "--watch-stdin",
            "--session-timeout", str(session_timeout), "--ssl", str(ssl_port), "--tcp", str(tcp_port),
-           "--login-delay", str(login_delay)]
+           "--login-delay", str(login_delay), "--login-concurrency", str(login_concurrency)]
     if users_path is not None:
         cmd += ["--users", str(users_path)]
     if ws:

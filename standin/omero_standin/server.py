@@ -9,6 +9,7 @@ a TOML file (see ``omero_standin.users``; default: the built-in set).
 
     python -m omero_standin.server [--users FILE] [--ssl PORT] [--tcp PORT]
         [--ws PORT] [--wss PORT] [--control PORT] [--session-timeout SECONDS] [--login-delay SECONDS]
+        [--login-concurrency N]
         [--verbose]
 
 Port 0 picks a free port; WS and WSS are off unless given. When ready it prints exactly one
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--login-delay", metavar="SECONDS", type=float, default=0.0,
         help="time a password check takes (a real server's LDAP bind or password hash; default 0)",
+    )
+    p.add_argument(
+        "--login-concurrency", metavar="N", type=int, default=0,
+        help="password checks at once, the rest queue (a directory's connection pool; default 0 = no limit)",
     )
     p.add_argument("--verbose", action="store_true", help="log every call to stderr")
     p.add_argument("--watch-stdin", action="store_true", help="stop when stdin reaches end of file")
@@ -134,7 +139,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     from .glacier import Locator
     from .state import Registry
 
-    registry = Registry(users, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay)
+    registry = Registry(users, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay,
+                        login_concurrency=args.login_concurrency)
     si = StandIn(users, registry, verbose=args.verbose)
     init = Ice.InitializationData()
     init.properties = ice_properties(args)

@@ -86,10 +86,13 @@ class Registry:
 
     def __init__(
         self, users: UserDirectory, tti_ms: int = 600_000, clock: Callable[[], float] = time.monotonic,
-        login_delay: float = 0.0,
+        login_delay: float = 0.0, login_concurrency: int = 0,
     ) -> None:
         self.login_delay = login_delay
         """Seconds a password check takes, as an LDAP bind or a password hash does on a real server."""
+        self._checks = threading.BoundedSemaphore(login_concurrency) if login_concurrency > 0 else None
+        """At most this many password checks at once (None: no limit): a directory server's
+        connection pool, or password hashing on a server with few cores; the rest queue."""
         self.users = users
         self.default_tti_ms = tti_ms
         self.clock = clock
@@ -110,8 +113,12 @@ class Registry:
             self.counters[event] += 1
 
     def authenticate(self, name: str, password: str) -> UserSpec:
-        if self.login_delay:
-            time.sleep(self.login_delay)  # outside the lock: a slow check must not stall other calls
+        if self.login_delay:  # outside the lock: a slow check must not stall other calls
+            if self._checks is None:
+                time.sleep(self.login_delay)
+            else:
+                with self._checks:
+                    time.sleep(self.login_delay)
         user = self.users.get(name)
         if user is None or password != user.password:
             raise LoginDenied(f"Password check failed for '{name}'")

@@ -124,3 +124,31 @@ def test_login_delay_slows_password_checks_not_joins(start_omero_server) -> None
     joiner.killSession()
     joiner.__del__()
     client.__del__()
+
+
+def test_login_concurrency_queues_password_checks(start_omero_server) -> None:
+    """Two logins at once, one check at a time: the second waits for the first (0.4 s + 0.4 s)."""
+    import threading
+    import time
+
+    import omero
+
+    server = start_omero_server(ws=False, wss=False, login_delay=0.4, login_concurrency=1)
+    clients = [omero.client(host=server.host, port=server.ssl_port) for _ in range(2)]
+    took: list[float] = []
+
+    def login(client) -> None:
+        started = time.monotonic()
+        client.createSession("alice", "alice-pw")
+        took.append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=login, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(took) == 2 and min(took) >= 0.4 and max(took) >= 0.8
+    assert server.counters()["logins"] == 2
+    for client in clients:
+        client.killSession()
+        client.__del__()
