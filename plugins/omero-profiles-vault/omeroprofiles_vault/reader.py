@@ -9,7 +9,9 @@ chained, because their text can hold a response body (a secret) or a request URL
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,14 +132,54 @@ def fetch(profile: Any, config: VaultConfig) -> Credentials:
                               hint="set url = \"https://vault.example.org:8200\" in the credentials table, "
                                    "or export VAULT_ADDR")
     verify = _verify(config, target)
+    secret_id = ""
     if config.role_id is not None:
         token, target.token_source = "", "AppRole"
         secret_id = _secret_id(config, target)
     else:
         token, target.token_source = _token(config, target)
+    return _within(deadline, target, lambda: _exchange(deadline, target, config, token, secret_id, verify))
+
+
+GRACE = 0.5
+"""Seconds past the profile's timeout before an exchange that is still running is abandoned."""
+
+
+def _within(deadline: float, target: Target, exchange: Callable[[], Credentials]) -> Credentials:
+    """Run ``exchange`` in a daemon thread and give up at ``deadline``.
+
+    requests bounds the connect and each wait for data, not a host name lookup (``getaddrinfo``
+    waits as long as the resolver does) nor a server that answers one byte at a time; this
+    bounds the whole exchange. An abandoned exchange finishes on its own (revoking an AppRole
+    token if it got one).
+    """
+    outcome: list[Credentials | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(exchange())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="omero-profiles-vault", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()) + GRACE)
+    if not outcome:
+        raise CredentialError(f"{target.where()}: no answer within {target.timeout:g} s (the profile's timeout) "
+                              "from the name resolver or from Vault",
+                              hint="check url / $VAULT_ADDR, the network and DNS; raise the profile's timeout "
+                                   "for a slow link")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]  # raised in the worker outside any except block: no hvac text in its context
+    return outcome[0]
+
+
+def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, secret_id: str,
+              verify: bool | str) -> Credentials:
+    """Log in (AppRole) and read the secret: the part that talks to Vault."""
     session = DeadlineSession(deadline)
     session.verify = verify  # hvac takes a given session's verify over its own argument
-    client = hvac.Client(url=target.address, token=token, verify=verify, timeout=profile.timeout,
+    client = hvac.Client(url=target.address, token=token, verify=verify, timeout=target.timeout,
                          session=session, namespace=target.namespace)
     logged_in = False
     stage = "login"

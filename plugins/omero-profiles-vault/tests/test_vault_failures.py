@@ -18,7 +18,7 @@ from conftest import Profiles, VaultWorld
 from omeroprofiles import CredentialError, get_conn
 from omeroprofiles.fetch import forget_all
 from openbao_dev import bao_binary
-from vault_helpers import exception_texts, run_cli
+from vault_helpers import exception_texts, run_cli, trickling_http_server
 
 CANARY_SECRET = "canary-secret-value-7f3a"
 CANARY_TOKEN = "canary-bad-token-51c9"
@@ -301,6 +301,25 @@ def test_sealed(start_bao, profiles: Profiles, forbidden: list[str], monkeypatch
                  [*forbidden, server.root_token])
 
 
+def test_rate_limited(start_bao, profiles: Profiles, forbidden: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real rate-limit quota (sys/quotas/rate-limit) of one request an hour on the mount: once it is
+    used, every read is refused with HTTP 429."""
+    server = start_bao()
+    client = server.client()
+    client.sys.enable_secrets_engine("kv", path="limited", options={"version": "2"})
+    client.secrets.kv.v2.create_or_update_secret(path="omero/alice", secret={"username": "alice",
+                                                                             "password": CANARY_SECRET},
+                                                 mount_point="limited")
+    client.sys.create_or_update_quota(name="one-an-hour", rate=1, path="limited/", interval="1h")
+    client.secrets.kv.v2.read_secret_version(path="omero/alice", mount_point="limited",
+                                             raise_on_deleted_version=True)  # the one request allowed
+    monkeypatch.setenv("VAULT_TOKEN", server.root_token)
+    profiles.add("limited", {"source": "vault", "url": server.address, "mount": "limited", "path": "omero/alice"})
+    assert_fails("limited", where("limited", server.address, "omero/alice", mount="limited") +
+                 ": Vault is rate-limiting requests (HTTP 429)", "try again later",
+                 [*forbidden, server.root_token])
+
+
 UNREACHABLE_HINT = "check url / $VAULT_ADDR and that Vault is running"
 
 
@@ -323,6 +342,17 @@ def test_nothing_listens(profiles: Profiles, forbidden: list[str], monkeypatch: 
                  UNREACHABLE_HINT, forbidden, max_seconds=5)
 
 
+def test_host_name_that_does_not_resolve(profiles: Profiles, forbidden: list[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """.invalid never resolves (RFC 6761): whatever the resolver says, the message says so, within the timeout."""
+    address = "http://vault.invalid:8200"
+    monkeypatch.setenv("VAULT_TOKEN", CANARY_TOKEN)
+    profiles.add("nodns", {"source": "vault", "url": address, "path": "omero/alice"}, timeout=5)
+    assert_fails("nodns", where("nodns", address, "omero/alice") +
+                 ": Vault is unreachable (its host name does not resolve)", UNREACHABLE_HINT, forbidden,
+                 max_seconds=5)
+
+
 SILENT_HINT = ("check that the url points at Vault and that it is healthy; raise the profile's timeout for a "
                "slow Vault")
 
@@ -337,6 +367,21 @@ def test_silent_port_is_bounded_by_the_profile_timeout(silent_port: int, profile
                  ": Vault did not answer within 1.5 s (the profile's timeout)", SILENT_HINT, forbidden,
                  max_seconds=2.5)
     assert time.monotonic() - started >= 1.5 * 3  # the API and both CLI runs each waited the full timeout
+
+
+def test_an_answer_that_never_ends_is_bounded_by_the_profile_timeout(profiles: Profiles, forbidden: list[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One byte every 0.2 s: requests' timeout (per wait) never fires; the fetch as a whole still ends
+    at the profile's timeout. The same bound covers a host name lookup that hangs."""
+    monkeypatch.setenv("VAULT_TOKEN", CANARY_TOKEN)
+    with trickling_http_server() as address:
+        profiles.add("trickle", {"source": "vault", "url": address, "path": "omero/alice"}, timeout=1.5)
+        started = time.monotonic()
+        assert_fails("trickle", where("trickle", address, "omero/alice") +
+                     ": no answer within 1.5 s (the profile's timeout) from the name resolver or from Vault",
+                     "check url / $VAULT_ADDR, the network and DNS; raise the profile's timeout for a slow link",
+                     forbidden, max_seconds=1.5 + 1)
+        assert time.monotonic() - started >= 1.5 * 3
 
 
 def test_silent_port_during_approle_login(silent_port: int, profiles: Profiles, forbidden: list[str],

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -27,3 +31,42 @@ def exception_texts(exc: BaseException) -> str:
         texts += [repr(vars(current))]
         current = current.__cause__ or current.__context__
     return "\n".join(texts)
+
+
+@contextlib.contextmanager
+def trickling_http_server(interval: float = 0.2) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a server that reads a request, then answers one byte every
+    ``interval`` seconds, for ever: each wait for data is short (so requests' timeout never fires),
+    the answer never ends. A slow or hostile endpoint, as a man-in-the-middle or a stuck proxy is."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    endless = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                for byte in endless:
+                    if stop.wait(interval):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        server.join(2)
+        listener.close()
