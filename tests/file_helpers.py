@@ -39,3 +39,8 @@ def rewrite_keeping_size_and_mtime(path: Path, old: str, new: str) -> None:
     after = path.stat()
     assert (after.st_dev, after.st_ino, after.st_size, after.st_mtime_ns) == \
         (before.st_dev, before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def cache_files(directory: Path) -> list[Path]:
+    """The cache files (``*.json``) a cache keeps in ``directory``; none if it was never made."""
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []

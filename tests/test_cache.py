@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from file_helpers import rewrite_keeping_size_and_mtime
+from file_helpers import cache_files, rewrite_keeping_size_and_mtime
 
 from omeroprofiles import cache, index, plugins
 from omeroprofiles.locations import locate
@@ -51,10 +51,6 @@ def cache_dir(isolated_env: Path) -> Path:
     return isolated_env / ".cache" / "omero-profiles" / "index"
 
 
-def _index_files(cache_dir: Path) -> list[Path]:
-    return sorted(cache_dir.glob("*.json")) if cache_dir.is_dir() else []
-
-
 def _no_build(monkeypatch):
     """From now on, building the index fails: a run that succeeds was answered from the cache."""
     def refuse(config):
@@ -84,7 +80,7 @@ def test_unchanged_files_are_answered_from_the_cache(write_user, run, settled, c
     write_user(PROFILES)
     fresh = _uncached(run, monkeypatch)
     assert _outputs(run) == fresh
-    assert len(_index_files(cache_dir)) == 1
+    assert len(cache_files(cache_dir)) == 1
     _no_build(monkeypatch)
     assert _outputs(run) == fresh
     assert fresh["list"][0] == 0 and "stage.example.org:4064" in fresh["list"][1]
@@ -290,7 +286,7 @@ credentials = {{ source = "session", key = "{CANARY}-7" }}
                  ("show", "session", "--json")):
         result = run(*args)
         assert CANARY not in result.stdout + result.stderr
-    [stored] = _index_files(cache_dir)
+    [stored] = cache_files(cache_dir)
     raw = stored.read_bytes()
     assert b'"plain-bad"' in raw and b"**********" in raw  # the profiles are there, masked
     for path in isolated_env.rglob("*"):
@@ -301,7 +297,7 @@ credentials = {{ source = "session", key = "{CANARY}-7" }}
 def test_cache_files_are_private_and_written_whole(write_user, run, settled, cache_dir):
     write_user(PROFILES)
     run("list")
-    [stored] = _index_files(cache_dir)
+    [stored] = cache_files(cache_dir)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     assert [p.name for p in cache_dir.iterdir()] == [stored.name]  # no temp file left behind
@@ -321,7 +317,7 @@ def test_a_damaged_or_odd_cache_file_is_ignored_and_rebuilt(write_user, run, set
     write_user(PROFILES)
     fresh = _uncached(run, monkeypatch)
     assert _outputs(run) == fresh
-    [stored] = _index_files(cache_dir)
+    [stored] = cache_files(cache_dir)
     header, body = stored.read_bytes().split(b"\n", 1)
     bad = {
         "truncated": header + b"\n" + body[: len(body) // 2],
@@ -372,17 +368,17 @@ def test_a_file_changed_moments_ago_is_not_cached(write_user, run, cache_dir, mo
     SETTLE_NS ago is stored; any change after a store then has a later ctime."""
     write_user(PROFILES)
     assert run("list").exit_code == 0
-    assert _index_files(cache_dir) == []
+    assert cache_files(cache_dir) == []
     monkeypatch.setattr(cache, "SETTLE_NS", 0)
     assert run("list").exit_code == 0
-    assert len(_index_files(cache_dir)) == 1
+    assert len(cache_files(cache_dir)) == 1
 
 
 def test_the_off_switch(write_user, run, settled, cache_dir, monkeypatch):
     write_user(PROFILES)
     monkeypatch.setenv("OMERO_PROFILES_NO_CACHE", "1")
     assert run("list").exit_code == 0
-    assert _index_files(cache_dir) == []
+    assert cache_files(cache_dir) == []
 
 
 def test_only_a_few_index_files_are_kept(run, settled, cache_dir, tmp_path):
@@ -391,7 +387,7 @@ def test_only_a_few_index_files_are_kept(run, settled, cache_dir, tmp_path):
         path.write_text(f'[profiles.p{i}]\nhost = "h{i}.example.org"\n')
         assert run("--config", str(path), "list").exit_code == 0
         time.sleep(0.01)
-    assert len(_index_files(cache_dir)) == cache.SLOTS
+    assert len(cache_files(cache_dir)) == cache.SLOTS
 
 
 def test_the_omero_profiles_code_is_part_of_the_key(write_user):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from file_helpers import rewrite_keeping_size_and_mtime
+from file_helpers import cache_files, rewrite_keeping_size_and_mtime
 
 from omeroprofiles import cachefile, catalog, namecache, quick
 from omeroprofiles.locations import locate
@@ -54,16 +54,13 @@ QUESTIONS = {
 
 @pytest.fixture
 def settled(monkeypatch):
+    """Files count as settled at once (the settle rule has its own test)."""
     monkeypatch.setattr(namecache, "SETTLE_NS", 0)
 
 
 @pytest.fixture
 def names_dir(isolated_env: Path) -> Path:
     return isolated_env / ".cache" / "omero-profiles" / "names"
-
-
-def _stored(names_dir: Path) -> list[Path]:
-    return sorted(names_dir.glob("*.json")) if names_dir.is_dir() else []
 
 
 def _answers(*config: str) -> dict[str, str | None]:
@@ -101,7 +98,7 @@ def test_unchanged_files_are_answered_from_the_cache(write_user, settled, names_
     assert fresh["current"] == f"prod    (default in {locate(None).user_file})\n"
     assert fresh["bash show d"] == "plain,dev1\nplain,dev2\n"
     assert _answers() == fresh  # parsed, then stored
-    [stored] = _stored(names_dir)
+    [stored] = cache_files(names_dir)
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     _no_parse(monkeypatch)
     assert _answers() == fresh
@@ -112,7 +109,7 @@ def test_unchanged_files_are_answered_from_the_cache(write_user, settled, names_
 def test_the_cache_never_holds_a_secret_or_a_table(write_user, settled, names_dir):
     write_user(PROFILES)
     _answers()
-    [stored] = _stored(names_dir)
+    [stored] = cache_files(names_dir)
     raw = stored.read_bytes()
     assert CANARY.encode() not in raw and b"alice" not in raw and b"example.org" not in raw
 
@@ -130,7 +127,7 @@ def test_every_edit_between_runs_shows_in_the_next_answer(edit, write_user, writ
     else:
         write_user(PROFILES)
     before = _answers()
-    assert _stored(names_dir)
+    assert cache_files(names_dir)
     if edit == "rename a profile in place":
         rewrite_keeping_size_and_mtime(user_file, "[profiles.dev2]", "[profiles.dev3]")
     elif edit == "change the default in place":
@@ -155,24 +152,24 @@ def test_every_edit_between_runs_shows_in_the_next_answer(edit, write_user, writ
     assert after != before, edit
 
 
-def test_a_catalog_with_problems_is_not_stored(write_user, settled, names_dir):
+def test_a_catalog_with_problems_is_notcache_files(write_user, settled, names_dir):
     write_user(PROFILES.replace('[profiles.dev2]', '[profiles."bad name"]'))
     _answers()
-    assert _stored(names_dir) == []
+    assert cache_files(names_dir) == []
     write_user(PROFILES + "[profiles.oops\n")
     assert _answers()["current"] is None  # the full command words the syntax error
-    assert _stored(names_dir) == []
+    assert cache_files(names_dir) == []
 
 
-def test_files_changed_within_the_settle_time_are_not_stored(write_user, names_dir, monkeypatch):
+def test_files_changed_within_the_settle_time_are_notcache_files(write_user, names_dir, monkeypatch):
     """Why the rule exists: a same-size rewrite within one timestamp tick would share every key field."""
     monkeypatch.setattr(namecache, "SETTLE_NS", 1_000_000_000)
     write_user(PROFILES)
     _answers()
-    assert _stored(names_dir) == []
+    assert cache_files(names_dir) == []
     time.sleep(1.1)
     _answers()
-    assert len(_stored(names_dir)) == 1
+    assert len(cache_files(names_dir)) == 1
 
 
 def test_config_option_files_have_their_own_entry(write_user, settled, names_dir, tmp_path, monkeypatch):
@@ -180,7 +177,7 @@ def test_config_option_files_have_their_own_entry(write_user, settled, names_dir
     other = tmp_path / "other.toml"
     other.write_text('default = "x1"\n[profiles.x1]\nhost = "x.example.org"\n[profiles.dx]\nhost = "d.org"\n')
     mine, theirs = _answers(), _answers(str(other))
-    assert len(_stored(names_dir)) == 2 and mine != theirs
+    assert len(cache_files(names_dir)) == 2 and mine != theirs
     _no_parse(monkeypatch)
     assert (_answers(), _answers(str(other))) == (mine, theirs)
     assert theirs["bash show d"] == "plain,dx\n"
@@ -191,7 +188,7 @@ def test_config_option_files_have_their_own_entry(write_user, settled, names_dir
 def test_a_damaged_or_odd_cache_file_is_ignored_and_replaced(damage, write_user, settled, names_dir, monkeypatch):
     write_user(PROFILES)
     fresh = _answers()
-    [stored] = _stored(names_dir)
+    [stored] = cache_files(names_dir)
     if damage == "garbage":
         stored.write_bytes(b"\x00not json\xff")
     elif damage == "readable by others":
@@ -228,7 +225,7 @@ def test_no_cache_variable_turns_it_off(write_user, settled, names_dir, monkeypa
     write_user(PROFILES)
     monkeypatch.setenv("OMERO_PROFILES_NO_CACHE", "1")
     _answers()
-    assert _stored(names_dir) == []
+    assert cache_files(names_dir) == []
 
 
 def test_the_console_script_end_to_end_with_the_real_settle_time(write_user, user_file, names_dir):
@@ -243,6 +240,6 @@ def test_the_console_script_end_to_end_with_the_real_settle_time(write_user, use
         return json.loads(done.stdout)["name"]
 
     assert current() == "prod"
-    assert len(_stored(names_dir)) == 1
+    assert len(cache_files(names_dir)) == 1
     rewrite_keeping_size_and_mtime(user_file, 'default = "prod"', 'default = "dev2"')
     assert current() == "dev2"
