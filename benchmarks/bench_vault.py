@@ -46,7 +46,7 @@ def main() -> None:
 
     from omeroprofiles import get_conn, load_profile
     from omeroprofiles.connection import fetch_credentials
-    from omeroprofiles.fetch import forget_all
+    from omeroprofiles.fetch import forget
 
     bao = start_dev_server()
     try:
@@ -80,10 +80,14 @@ def main() -> None:
 
             def connect(name: str, first: bool = True):
                 """``first``: as the first connect of a process (Vault is read); else a later one
-                (the secret is remembered in memory, so Vault is not asked again)."""
+                (the secret is remembered in memory, so Vault is not asked again). Only this
+                profile's secret is forgotten: the rounds interleave, and a later connect must
+                find what its profile's previous run fetched."""
+                profile = load_profile(name)
+
                 def run():
                     if first:
-                        forget_all()
+                        forget(profile)
                     conn = get_conn(name)
                     conn.getUser()
                     conn.close()
