@@ -2,12 +2,11 @@
 
 A shell prompt may run ``omero-profile current`` before every command line, and TAB runs the
 completion; both need names only (``catalog``, kept between runs by ``namecache``), not
-validated profiles. Each answer here is what
-the full click command would print, or None whenever it cannot be given cheaply and exactly: an
-error to word (the full command says it, naming every problem), an option or a form of the
-command line it does not know, shell quoting, output that is not plain ASCII. The caller then
-runs the full command, which has the last word. tests/test_quick.py runs both on the same
-inputs and compares their output.
+validated profiles. Each answer here is what the full click command would print, or None
+whenever it cannot be given cheaply and exactly: an error to word (the full command says it,
+naming every problem), an option or a form of the command line it does not know, shell
+quoting, output that is not plain ASCII. The caller then runs the full command, which has the
+last word. tests/test_quick.py runs both on the same inputs and compares their output.
 """
 
 from __future__ import annotations
