@@ -24,46 +24,57 @@ from .model import Profile
 
 log = logging.getLogger(__name__)
 
-SESSION_LOST = (omero.SessionTimeoutException, omero.RemovedSessionException, Ice.ObjectNotExistException,
-                Ice.ConnectionLostException)
-"""What a call raises when its session has expired or was closed under it."""
+SESSION_GONE = (omero.SessionTimeoutException, omero.RemovedSessionException, Ice.ObjectNotExistException)
+"""The server refused a call because its session is gone: the call did not run, so it may be repeated."""
+
+SESSION_LOST = (*SESSION_GONE, Ice.ConnectionLostException)
+"""What a liveness probe takes as "re-open the session". A user's call that lost its connection
+is not repeated: the request may have run before its reply was lost (Ice itself retries the
+operations declared idempotent)."""
 
 
 class _ReconnectingProxy(ProxyObjectWrapper):
-    """A service wrapper that, on a lost session, re-opens it once and repeats the call.
+    """A service wrapper that, when the session is gone, re-opens it once and repeats the call once.
 
     omero-py's call wrapper (``SafeCallWrapper``) logs every failed call as a WARNING with its
-    traceback before re-raising it. A lost session that we re-open is not a failure, so the first
-    attempt goes to the service directly and only a failure we do not handle goes through the
-    wrapper's logging and handler, exactly as before: a pipeline whose shared session expires
-    overnight should not fill its logs with tracebacks of calls that then succeeded.
+    traceback before re-raising it. A session we re-open is not a failure, so with omero-py's own
+    wrapper the first attempt goes to the service directly and any other failure goes through
+    the wrapper's logging and handler, exactly as without us: a pipeline whose shared session
+    expires overnight does not fill its logs with tracebacks of calls that then succeeded. A
+    custom ``omero.gateway.SafeCallWrapper`` (omero-py's extension point) sees every call, as
+    without us. The repeat goes through omero-py's plain path: a second failure is final.
     """
 
     def __getattr__(self, attr: str) -> Any:
         try:
             value = super().__getattr__(attr)  # may create the service: a call of its own
-        except SESSION_LOST as exc:
+        except SESSION_GONE as exc:
             log.debug("%s creating the service for %s: re-opening the session", type(exc).__name__, attr)
             self._conn.reconnect()
-            return getattr(self._conn._proxies[self._key], attr)
+            return self._plain(attr)
         if not callable(value):
             return value
-        key, conn = self._key, self._conn
-        wrapper = value if isinstance(value, omero.gateway.OmeroGatewaySafeCallWrapper) else None
+        default = type(value) is omero.gateway.OmeroGatewaySafeCallWrapper
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return (wrapper.f if wrapper is not None else value)(*args, **kwargs)
-            except SESSION_LOST as exc:
+                return value.f(*args, **kwargs) if default else value(*args, **kwargs)
+            except SESSION_GONE as exc:
                 log.debug("%s on %s: re-opening the session", type(exc).__name__, attr)
-                conn.reconnect()
-                return getattr(conn._proxies[key], attr)(*args, **kwargs)
+                self._conn.reconnect()
             except Exception as exc:
-                if wrapper is None:
+                if not default:
                     raise
-                wrapper.debug(type(exc).__name__, args, kwargs)  # what SafeCallWrapper.__call__ does
-                return wrapper.handle_exception(exc, *args, **kwargs)
+                value.debug(type(exc).__name__, args, kwargs)  # what SafeCallWrapper.__call__ does
+                return value.handle_exception(exc, *args, **kwargs)
+            return self._plain(attr)(*args, **kwargs)
         return call
+
+    def _plain(self, attr: str) -> Any:
+        """``attr`` of this service on the current session, through omero-py's wrapper only."""
+        self._obj = None  # a service of the old session: gone with it
+        self._resyncConn(self._conn)
+        return ProxyObjectWrapper.__getattr__(self, attr)
 
 
 class ProfileGateway(BlitzGateway):
@@ -97,9 +108,8 @@ class ProfileGateway(BlitzGateway):
             return
         for key, proxy in list(self._proxies.items()):
             if not isinstance(proxy, _ReconnectingProxy):
-                wrapped = _ReconnectingProxy(self, proxy._func_str, proxy._cast_to, proxy._service_name)
-                wrapped._key = key
-                self._proxies[key] = wrapped
+                self._proxies[key] = _ReconnectingProxy(self, proxy._func_str, proxy._cast_to,
+                                                        proxy._service_name)
 
     def _take(self, session: Session) -> None:
         self.joined = session.joined
@@ -156,8 +166,9 @@ class ProfileGateway(BlitzGateway):
         self._user = None
         self._userid = None
         self._connected = True
-        self._proxies = NoProxies()  # services of the old session cannot be re-used
-        self._createProxies()
+        for proxy in self._proxies.values():  # keep the wrappers (callers hold them), drop their services
+            proxy._obj = None
+        self._createProxies()  # omero-py re-syncs existing wrappers to the new session
         self.SERVICE_OPTS = self.createServiceOptsDict()
         self._apply_call_group()
         self.reconnects += 1

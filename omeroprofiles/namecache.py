@@ -4,15 +4,17 @@ Both run at every shell prompt or key press and need names only; parsing the TOM
 their cost once a file is large (a 1,000-profile file: about as long as starting Python). What
 is kept is what ``catalog`` finds: the names, which file defines each, and the top-level
 ``default``; never a table, so never a secret. The rules are ``cache``'s: keyed by each file's
-(device, inode, size, mtime_ns, ctime_ns) and by the code that reads them, stored only when
-every file last changed more than ``SETTLE_NS`` ago, 0600, atomic, ignored when odd.
-A catalog with problems is never stored: its messages need the full command anyway. A catalog
-read back from here has names but no tables (``raw_table`` is empty): only ``quick`` uses it.
+(device, inode, size, mtime_ns, ctime_ns) and by the code that reads them (ours, and the Python
+whose tomllib parses), stored only when every file last changed more than ``SETTLE_NS`` ago,
+0600, atomic, ignored when odd. A catalog with problems is never stored: its messages need the
+full command anyway. A catalog read back from here has names but no tables (``raw_table`` is
+empty): only ``quick`` uses it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,8 @@ def cache_key(locations: Locations) -> dict[str, Any] | None:
         except OSError:
             return None
         code.append([name, info.st_size, info.st_mtime_ns])
-    return {"format": FORMAT, "files": files, "explicit": locations.explicit_user_file, "code": code}
+    return {"format": FORMAT, "files": files, "explicit": locations.explicit_user_file, "code": code,
+            "python": sys.version}  # its tomllib parses the files
 
 
 def _data(found: Catalog) -> dict[str, Any]:

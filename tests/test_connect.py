@@ -293,6 +293,78 @@ def test_a_reconnected_call_logs_no_warning_and_other_failures_still_do(server, 
         conn.close()
 
 
+def test_a_session_that_keeps_vanishing_is_reopened_once_per_call(server, monkeypatch):
+    """If the re-opened session is gone too, the call fails: one reconnect, not one per level of
+    recursion until RecursionError (each with a new login)."""
+    from omeroprofiles.gateway import ProfileGateway
+
+    conn = get_conn("alice", reconnect=True)
+    admin = conn.getAdminService()
+    assert admin.getEventContext().userName == "alice"
+    reopen = ProfileGateway.reconnect
+
+    def reconnect_into_a_session_the_server_ends(self):  # the real reconnect, then the server ends it
+        reopen(self)
+        assert server.expire_session(self.c.getSessionId())
+
+    monkeypatch.setattr(ProfileGateway, "reconnect", reconnect_into_a_session_the_server_ends)
+    logins = server.counters()["logins"]
+    assert server.expire_session(conn.c.getSessionId())
+    error, _ = _raised_timed(admin.getEventContext)
+    assert isinstance(error, omero.SessionTimeoutException | omero.RemovedSessionException), error
+    assert conn.reconnects == 1 and server.counters()["logins"] == logins + 1
+    monkeypatch.undo()
+    assert admin.getEventContext().userName == "alice"  # the held service works on the next session
+    assert conn.reconnects == 2
+    assert admin.getEventContext().userName == "alice"  # and keeps working (it was re-synced, not replaced)
+    conn.close()
+
+
+def test_a_held_service_keeps_working_across_reconnects(server):
+    """`qs = conn.getQueryService()`, then a loop: every call after a reconnect uses the new session."""
+    conn = get_conn("alice", reconnect=True)
+    admin = conn.getAdminService()
+    for _ in range(3):
+        assert admin.getEventContext().userName == "alice"
+        assert admin.getEventContext().userName == "alice"
+        assert server.expire_session(conn.c.getSessionId())
+    assert admin.getEventContext().userName == "alice"
+    assert conn.reconnects == 3
+    conn.close()
+
+
+def test_a_custom_safe_call_wrapper_still_sees_every_call(server, monkeypatch):
+    """omero.gateway.SafeCallWrapper is omero-py's extension point: reconnect=True must not bypass it."""
+    import omero.gateway
+
+    seen: list[str] = []
+
+    class Audited(omero.gateway.OmeroGatewaySafeCallWrapper):
+        def __call__(self, *args, **kwargs):
+            seen.append(self.attr)
+            return super().__call__(*args, **kwargs)
+
+    monkeypatch.setattr(omero.gateway, "SafeCallWrapper", Audited)
+    conn = get_conn("alice", reconnect=True)
+    assert conn.getAdminService().getEventContext().userName == "alice"
+    with pytest.raises(omero.ServerError):
+        conn.getQueryService().findAllByQuery("select nonsense from Nowhere", None)
+    assert seen == ["getEventContext", "findAllByQuery"]
+    server.expire_session(conn.c.getSessionId())
+    assert conn.getAdminService().getEventContext().userName == "alice"  # re-opened, repeated
+    assert seen[2:] == ["getEventContext", "getEventContext"] and conn.reconnects == 1
+    conn.close()
+
+
+def _raised_timed(call) -> tuple[BaseException | None, float]:
+    started = time.monotonic()
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - returned for the assertions
+        return exc, time.monotonic() - started
+    return None, time.monotonic() - started
+
+
 def test_without_reconnect_an_expired_session_fails(server):
     conn = get_conn("alice")
     try:

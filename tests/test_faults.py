@@ -247,6 +247,30 @@ def test_a_server_that_dies_after_login_is_exit_5_not_a_bug(start_omero_server, 
     leaks.assert_clean(settle=5)  # the server saw the connection close and ended our session
 
 
+# -- reconnect=True: what is repeated, and how often ---------------------------------------------------
+def test_a_call_whose_reply_was_lost_is_not_repeated(start_omero_server, freezing_proxy, user_file):
+    """The connection drops after the server ran the call, before its reply: the call's fate is
+    unknown to the client, so reconnect=True must not run it again (it is not idempotent)."""
+    server = start_omero_server(users=_users(["u"]))
+    proxy = freezing_proxy(server.tcp_port, after=LOTS, mode="lose-reply")
+    user_file.parent.mkdir(parents=True, exist_ok=True)
+    user_file.write_text(_profile_text("p", proxy.port, user="u", keepalive=0))
+    conn = get_conn("p", reconnect=True)
+    sessions = conn.getSessionService()
+    sessions.getReferenceCount(conn.c.getSessionId())  # the service exists: the next request is the call
+    before = server.counters()["sessions_created"]
+    proxy.trip_at_next_request()
+    with pytest.raises(Ice.ConnectionLostException):
+        sessions.createUserSession(60_000, 60_000, "lab")
+    assert proxy.operations[-1] == "createUserSession"
+    assert server.counters()["sessions_created"] == before + 1  # it ran once, and only once
+    assert conn.reconnects == 0
+    conn.close()
+    proxy.stop()
+    for session in server.sessions():
+        server.close_session(session["uuid"])
+
+
 # -- the proxy itself ---------------------------------------------------------------------------------
 def test_proxy_forwards_requests_and_counts_only_requests(start_omero_server, freezing_proxy, user_file):
     server = start_omero_server(users=_users(["u"]))

@@ -218,7 +218,10 @@ def test_a_change_to_the_code_that_reads_the_files_changes_the_key(write_user, s
     monkeypatch.setattr(namecache, "_PACKAGE", package)
     first = namecache.cache_key(locate(None))
     os.utime(package / "names.py", ns=(0, 1))  # an upgrade or an edit
-    assert namecache.cache_key(locate(None)) != first
+    second = namecache.cache_key(locate(None))
+    assert second != first
+    monkeypatch.setattr(sys, "version", sys.version + " (another build)")  # another interpreter's tomllib
+    assert namecache.cache_key(locate(None)) != second
 
 
 def test_no_cache_variable_turns_it_off(write_user, settled, names_dir, monkeypatch):

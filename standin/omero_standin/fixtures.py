@@ -12,9 +12,11 @@ entry point), so any project that has it installed gets these fixtures with no i
   session it opened is still live at the end (``.allow(uuid)`` exempts one on purpose).
 - ``silent_port``: a loopback port that accepts connections and never answers.
 - ``hung_router_port``: a loopback ``tcp://`` Ice peer that greets, then never replies.
-- ``freezing_proxy``: a factory, ``freezing_proxy(upstream_port, after=N, mode="freeze" | "close")``,
-  for a proxy in front of a ``tcp`` port that forwards N Ice requests, then freezes (forwards
-  nothing more, keeps every socket open) or dies (closes every socket and its listener);
+- ``freezing_proxy``: a factory, ``freezing_proxy(upstream_port, after=N, mode=...)``, for a
+  proxy in front of a ``tcp`` port that forwards N Ice requests, then freezes (``"freeze"``:
+  forwards nothing more, keeps every socket open), dies (``"close"``: closes every socket and
+  its listener) or loses the reply (``"lose-reply"``: forwards request N + 1, then closes the
+  clients' side before the reply comes back);
   ``proxy.trip_at_next_request()`` makes it fail from the next request on (after a login, say,
   whose request count a keep-alive ping can change). Every proxy it starts is stopped at the end
   of the test.

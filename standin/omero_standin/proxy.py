@@ -13,6 +13,10 @@ forwarded untouched and not counted). The first ``after`` requests go through; w
 - ``mode="close"``: every client and upstream socket is closed and so is the listener, so new
   connections are refused: a server that dies. The stand-in sees its side close, as it would
   see a real client vanish.
+- ``mode="lose-reply"``: that request is forwarded, then every client connection and the
+  listener are closed before any reply comes back (the upstream connections stay open, so the
+  server finishes the call): a connection lost mid-call, where the call ran but the client
+  cannot know it.
 
 Why a proxy and not a server switch: it breaks the *wire*, so the real client meets exactly
 what a dying or frozen server shows it (half-finished calls, open sockets that never answer),
@@ -37,7 +41,7 @@ HEADER = struct.Struct("<4sBBBBBBi")
 """Ice message header: magic, protocol major/minor, encoding major/minor, type, compression, size."""
 MAGIC = b"IceP"
 REQUEST, BATCH_REQUEST = 0, 1
-MODES = ("freeze", "close")
+MODES = ("freeze", "close", "lose-reply")
 
 
 def _read_size(body: bytes, at: int) -> tuple[int, int]:
@@ -223,6 +227,8 @@ class FreezingProxy:
                 self.requests += 1
                 self.operations.append(operation_of(message))
                 if self.requests > self.after:
+                    if self.mode == "lose-reply":
+                        self._deliver(side.peer, message)
                     self._trip()
                     return
             self._send(side.peer, message)
@@ -232,10 +238,34 @@ class FreezingProxy:
         if self.mode == "close":
             self._close_all()
             return
+        if self.mode == "lose-reply":  # clients and listener go; the server keeps its side (until stop())
+            if self._listener is not None:
+                self._selector.unregister(self._listener)
+                self._listener.close()
+                self._listener = None
+            for s in list(self._sides):
+                self._selector.unregister(s.sock)
+                if s.from_client:
+                    s.sock.close()
+                else:
+                    self._held.append(s.sock)
+            self._sides.clear()
+            return
         for s in list(self._sides):  # freeze: stop reading and writing, keep every socket open
             self._selector.unregister(s.sock)
             self._held.append(s.sock)
         self._sides.clear()
+
+    def _deliver(self, side: _Side, data: bytes) -> None:
+        """Send ``data`` (after anything queued) to ``side`` now, waiting until the kernel has it."""
+        side.sock.setblocking(True)
+        try:
+            side.sock.sendall(bytes(side.outbox) + data)
+            side.outbox.clear()
+        except OSError:
+            pass
+        finally:
+            side.sock.setblocking(False)
 
     def _send(self, side: _Side, data: bytes) -> None:
         side.outbox += data

@@ -8,7 +8,9 @@ chained, because their text can hold a response body (a secret) or a request URL
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -98,7 +100,7 @@ def _token(config: VaultConfig, target: Target) -> tuple[str, str]:
             return token, f"${name}"
     path = Path(TOKEN_FILE).expanduser()
     try:
-        token = path.read_text(encoding="utf-8").strip()
+        token = _read_token_file(path)
     except FileNotFoundError:
         token = ""
     except OSError as exc:
@@ -110,6 +112,27 @@ def _token(config: VaultConfig, target: Target) -> tuple[str, str]:
                               hint="log in with 'bao login' or 'vault login' (writes ~/.vault-token), export "
                                    "VAULT_TOKEN, or set token_env or role_id in the profile")
     return token, str(path)
+
+
+TOKEN_FILE_MAX_BYTES = 64 * 1024
+"""A token is at most a few hundred bytes; anything much larger is not a token file."""
+
+
+def _read_token_file(path: Path) -> str:
+    """The token in ``path``, read without blocking: a FIFO, a device or a huge file is an OSError
+    (with its reason in words), never a read that waits or fills memory."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        found = os.fstat(handle.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if found.st_size > TOKEN_FILE_MAX_BYTES:
+            raise OSError(errno.EFBIG, f"{found.st_size} bytes: too large for a token")
+        data = handle.read(TOKEN_FILE_MAX_BYTES + 1)
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise OSError(errno.EINVAL, "not UTF-8 text") from None
 
 
 def _secret_id(config: VaultConfig, target: Target) -> str:
@@ -144,46 +167,70 @@ def fetch(profile: Any, config: VaultConfig) -> Credentials:
 GRACE = 0.5
 """Seconds past the profile's timeout before an exchange that is still running is abandoned."""
 
+REVOKE_SECONDS = 2.0
+"""The revocation of an AppRole token gets its own budget: a fetch that used all of its time
+(or was abandoned) must not leave the token it made to pile up until its TTL."""
 
-def _within(deadline: float, target: Target, exchange: Callable[[], Credentials]) -> Credentials:
-    """Run ``exchange`` in a daemon thread and give up at ``deadline``.
+Outcome = Credentials | BaseException
+Exchange = Callable[[], tuple[Outcome, Callable[[], None]]]
+
+
+def _within(deadline: float, target: Target, exchange: Exchange) -> Credentials:
+    """Run ``exchange`` in a daemon thread and give up at ``deadline`` (+ ``GRACE``).
 
     requests bounds the connect and each wait for data, not a host name lookup (``getaddrinfo``
     waits as long as the resolver does) nor a server that answers one byte at a time; this
-    bounds the whole exchange. An abandoned exchange finishes on its own (revoking an AppRole
-    token if it got one).
+    bounds the whole exchange. The exchange hands over its outcome first and then cleans up
+    (revokes the AppRole token it made, closes its connections), so a slow revocation never
+    delays or spoils a read that worked; the caller waits for the clean-up only while time is
+    left, and an abandoned exchange still cleans up on its own.
     """
-    outcome: list[Credentials | BaseException] = []
+    outcome: list[Outcome] = []
+    handed_over = threading.Event()
 
     def run() -> None:
+        cleanup: Callable[[], None] | None = None
         try:
-            outcome.append(exchange())
+            result, cleanup = exchange()
+            outcome.append(result)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             outcome.append(exc)
+        finally:
+            handed_over.set()
+            if cleanup is not None:
+                cleanup()
 
     worker = threading.Thread(target=run, name="omero-profiles-vault", daemon=True)
     worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()) + GRACE)
+    handed_over.wait(max(0.0, deadline - time.monotonic()) + GRACE)
     if not outcome:
         raise CredentialError(f"{target.where()}: no answer within {target.timeout:g} s (the profile's timeout) "
                               "from the name resolver or from Vault",
                               hint="check url / $VAULT_ADDR, the network and DNS; raise the profile's timeout "
                                    "for a slow link")
+    worker.join(max(0.0, deadline - time.monotonic()) + GRACE)  # the clean-up, while time is left
     if isinstance(outcome[0], BaseException):
         raise outcome[0]  # raised in the worker outside any except block: no hvac text in its context
     return outcome[0]
 
 
 def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, secret_id: str,
-              verify: bool | str) -> Credentials:
-    """Log in (AppRole) and read the secret: the part that talks to Vault."""
+              verify: bool | str) -> tuple[Outcome, Callable[[], None]]:
+    """Log in (AppRole) and read the secret: the part that talks to Vault. Returns the
+    credentials or the CredentialError that says why not, and the clean-up to run after."""
     session = DeadlineSession(deadline)
     session.verify = verify  # hvac takes a given session's verify over its own argument
     client = hvac.Client(url=target.address, token=token, verify=verify, timeout=target.timeout,
                          session=session, namespace=target.namespace)
     logged_in = False
+
+    def cleanup() -> None:
+        if logged_in:  # the token we made is ours to end: AppRole logins must not pile up
+            session.deadline = time.monotonic() + REVOKE_SECONDS
+            _revoke(client)
+        session.close()
+
     stage = "login"
-    failure: CredentialError | None = None
     try:
         if config.role_id is not None:
             client.auth.approle.login(role_id=config.role_id, secret_id=secret_id,
@@ -192,20 +239,17 @@ def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, 
         stage = "read"
         started = time.time()
         data, lease_seconds = _read(client, config, target)
+        expires_at = started + lease_seconds if lease_seconds > 0 else None
+        return _credentials(data, config, target, expires_at), cleanup
     except CredentialError as exc:
-        failure = exc
+        return exc, cleanup
     except (hvac.exceptions.VaultError, requests.exceptions.RequestException, ValueError, OSError) as exc:
-        failure = explain(exc, target, stage, client=client)
-    finally:
-        if logged_in:
-            _revoke(client)  # the token we made is ours to end: AppRole logins must not pile up
-        session.close()
-    if failure is not None:
-        # Raised here, outside the except blocks, so not even __context__ keeps hvac's exception
-        # (its text can hold a response body or a URL); --debug shows only our own frames.
-        raise failure
-    expires_at = started + lease_seconds if lease_seconds > 0 else None
-    return _credentials(data, config, target, expires_at)
+        # Returned, and raised later in the caller's thread outside any except block, so not even
+        # __context__ keeps hvac's exception (its text can hold a response body or a URL).
+        return explain(exc, target, stage, client=client), cleanup
+    except BaseException:
+        cleanup()
+        raise
 
 
 def _read(client: Any, config: VaultConfig, target: Target) -> tuple[dict[str, Any], int]:

@@ -8,6 +8,7 @@ as a subprocess (exit 4, nothing on stdout, exactly the message and hint on stde
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -18,7 +19,7 @@ from conftest import Profiles, VaultWorld
 from omeroprofiles import CredentialError, get_conn
 from omeroprofiles.fetch import forget_all
 from openbao_dev import bao_binary
-from vault_helpers import exception_texts, run_cli, trickling_http_server
+from vault_helpers import delaying_proxy, exception_texts, run_cli, trickling_http_server
 
 CANARY_SECRET = "canary-secret-value-7f3a"
 CANARY_TOKEN = "canary-bad-token-51c9"
@@ -190,6 +191,26 @@ def test_expired_token_from_the_token_file(vault: VaultWorld, profiles: Profiles
     assert_fails("expired", where("expired", vault.address, "omero/alice") +
                  f": the Vault token from {isolated / '.vault-token'} was refused (it is unknown, expired or revoked)",
                  BAD_TOKEN_HINT, [*forbidden, token])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_token_file_that_is_not_a_token_is_refused_without_reading(kind: str, profiles: Profiles,
+                                                                     forbidden: list[str], isolated: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """~/.vault-token as a FIFO blocked for ever; as /dev/zero it would read without end."""
+    path = isolated / ".vault-token"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        path.write_bytes(b"x" * (1024 * 1024))
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    profiles.add("odd", {"source": "vault", "url": "http://127.0.0.1:9", "path": "omero/alice"}, timeout=2)
+    reason = {"fifo": "not a regular file", "device": "not a regular file", "huge": "1048576 bytes: too large for "
+              "a token"}[kind]
+    assert_fails("odd", where("odd", "http://127.0.0.1:9", "omero/alice") +
+                 f": cannot read the Vault token file {path} ({reason})", None, forbidden, max_seconds=2)
 
 
 def test_revoked_token_from_token_env(vault: VaultWorld, profiles: Profiles, forbidden: list[str],
@@ -382,6 +403,27 @@ def test_an_answer_that_never_ends_is_bounded_by_the_profile_timeout(profiles: P
                      "check url / $VAULT_ADDR, the network and DNS; raise the profile's timeout for a slow link",
                      forbidden, max_seconds=1.5 + 1)
         assert time.monotonic() - started >= 1.5 * 3
+
+
+def test_an_approle_token_is_revoked_even_when_the_read_runs_out_of_time(vault: VaultWorld, profiles: Profiles,
+                                                                        forbidden: list[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The login works, the read is slow (3 s against a 1.5 s timeout): the fetch fails in time, and
+    the token the login made is still revoked (its own budget), not left until its TTL."""
+    monkeypatch.setenv("VAULT_SECRET_ID", vault.secret_id())
+    root = vault.server.client()
+    before = len(root.auth.token.list_accessors()["data"]["keys"])
+    with delaying_proxy(vault.address, b"/v1/secret/data/omero/alice", 3.0) as address:
+        profiles.add("slow", {"source": "vault", "url": address, "path": "omero/alice", "role_id": vault.role_id},
+                     timeout=1.5)
+        started = time.monotonic()
+        with pytest.raises(CredentialError, match="did not answer within 1.5 s"):
+            get_conn("slow")
+        assert time.monotonic() - started < 1.5 + 1
+        deadline = time.monotonic() + 5
+        while len(root.auth.token.list_accessors()["data"]["keys"]) != before and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(root.auth.token.list_accessors()["data"]["keys"]) == before
 
 
 def test_silent_port_during_approle_login(silent_port: int, profiles: Profiles, forbidden: list[str],

@@ -70,3 +70,49 @@ def trickling_http_server(interval: float = 0.2) -> Iterator[str]:
         stop.set()
         server.join(2)
         listener.close()
+
+
+@contextlib.contextmanager
+def delaying_proxy(upstream: str, slow_path: bytes, delay: float) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` forwarding to ``upstream`` (``http://host:port``) byte for byte,
+    but holding any request that names ``slow_path`` for ``delay`` seconds: a Vault that is slow
+    for one secret and quick for everything else (the AppRole login, the token revocation)."""
+    host, port = upstream.removeprefix("http://").rsplit(":", 1)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket, slow: bool) -> None:
+        try:
+            while not stop.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                if slow and slow_path in data and stop.wait(delay):
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                continue
+            server = socket.create_connection((host, int(port)))
+            threading.Thread(target=pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        listener.close()
