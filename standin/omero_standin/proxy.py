@@ -239,10 +239,7 @@ class FreezingProxy:
             self._close_all()
             return
         if self.mode == "lose-reply":  # clients and listener go; the server keeps its side (until stop())
-            if self._listener is not None:
-                self._selector.unregister(self._listener)
-                self._listener.close()
-                self._listener = None
+            self._close_listener()
             for s in list(self._sides):
                 self._selector.unregister(s.sock)
                 if s.from_client:
@@ -293,11 +290,14 @@ class FreezingProxy:
                 self._selector.unregister(s.sock)
                 s.sock.close()
 
-    def _close_all(self) -> None:
+    def _close_listener(self) -> None:
         if self._listener is not None:
             self._selector.unregister(self._listener)
             self._listener.close()
             self._listener = None
+
+    def _close_all(self) -> None:
+        self._close_listener()
         for s in list(self._sides):
             self._selector.unregister(s.sock)
             s.sock.close()

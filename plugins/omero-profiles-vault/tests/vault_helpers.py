@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -38,8 +38,6 @@ def trickling_http_server(interval: float = 0.2) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a server that reads a request, then answers one byte every
     ``interval`` seconds, for ever: each wait for data is short (so requests' timeout never fires),
     the answer never ends. A slow or hostile endpoint, as a man-in-the-middle or a stuck proxy is."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
     stop = threading.Event()
     endless = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 60000
 
@@ -54,22 +52,8 @@ def trickling_http_server(interval: float = 0.2) -> Iterator[str]:
             except OSError:
                 return
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        server.join(2)
-        listener.close()
+    with _serving(stop, lambda conn: threading.Thread(target=trickle, args=(conn,), daemon=True).start()) as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -78,8 +62,6 @@ def delaying_proxy(upstream: str, slow_path: bytes, delay: float) -> Iterator[st
     but holding any request that names ``slow_path`` for ``delay`` seconds: a Vault that is slow
     for one secret and quick for everything else (the AppRole login, the token revocation)."""
     host, port = upstream.removeprefix("http://").rsplit(":", 1)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
     stop = threading.Event()
 
     def pump(source: socket.socket, sink: socket.socket, slow: bool) -> None:
@@ -98,15 +80,28 @@ def delaying_proxy(upstream: str, slow_path: bytes, delay: float) -> Iterator[st
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
 
+    def forward(client: socket.socket) -> None:
+        server = socket.create_connection((host, int(port)))
+        threading.Thread(target=pump, args=(client, server, True), daemon=True).start()
+        threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
+
+    with _serving(stop, forward) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serving(stop: threading.Event, handle: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A loopback listener whose every accepted connection goes to ``handle``, until ``stop``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+
     def serve() -> None:
         while not stop.is_set():
             try:
-                client, _ = listener.accept()
+                conn, _ = listener.accept()
             except OSError:
                 continue
-            server = socket.create_connection((host, int(port)))
-            threading.Thread(target=pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=pump, args=(server, client, False), daemon=True).start()
+            handle(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
