@@ -19,48 +19,10 @@ from conftest import Profiles, VaultWorld
 from omeroprofiles import CredentialError, get_conn
 from omeroprofiles.fetch import forget_all
 from openbao_dev import bao_binary
-from vault_helpers import delaying_proxy, exception_texts, run_cli, trickling_http_server
+from vault_helpers import assert_fails, delaying_proxy, trickling_http_server, where
 
 CANARY_SECRET = "canary-secret-value-7f3a"
 CANARY_TOKEN = "canary-bad-token-51c9"
-
-
-def where(name: str, address: str, path: str, mount: str = "secret", namespace: str | None = None) -> str:
-    ns = f", namespace '{namespace}'" if namespace else ""
-    return f"profile '{name}': Vault {address}{ns}, mount '{mount}', path '{path}'"
-
-
-def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str], *,
-                 max_seconds: float | None = None) -> None:
-    """get_conn and the CLI (plain and --debug) fail with exactly this message and hint, exit 4, no secret."""
-    forbidden = [s for s in forbidden if s]
-    started = time.monotonic()
-    with pytest.raises(CredentialError) as info:
-        get_conn(name)
-    elapsed = time.monotonic() - started
-    assert str(info.value) == message
-    assert info.value.hint == hint
-    assert info.value.exit_code == 4
-    chain = exception_texts(info.value)
-    for secret in forbidden:
-        assert secret not in chain, "a secret is in the exception chain"
-    if max_seconds is not None:
-        assert elapsed <= max_seconds, f"get_conn took {elapsed:.1f} s"
-
-    expected = f"omero-profile: error: {message}\n" + (f"omero-profile: hint: {hint}\n" if hint else "")
-    started = time.monotonic()
-    done = run_cli("test", name)
-    elapsed = time.monotonic() - started
-    assert (done.returncode, done.stdout, done.stderr) == (4, "", expected)
-    if max_seconds is not None:
-        assert elapsed <= max_seconds + 5, f"omero-profile test took {elapsed:.1f} s"
-    debug = run_cli("--debug", "test", name)
-    assert debug.returncode == 4
-    assert debug.stdout == ""
-    assert "Traceback (most recent call last)" in debug.stderr and expected in debug.stderr
-    for secret in forbidden:
-        assert secret not in done.stdout + done.stderr + debug.stdout + debug.stderr, \
-            "a secret is in the CLI's output"
 
 
 @pytest.fixture
