@@ -15,6 +15,8 @@ from typing import Literal
 from omeroprofiles.credentials import SourceConfig
 from pydantic import Field, field_validator, model_validator
 
+from .text import control_character
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -51,6 +53,16 @@ class VaultConfig(SourceConfig):
     ca_cert: str | None = None
     """A PEM file of the CA that signed Vault's certificate; default ``$VAULT_CACERT`` (then ``$BAO_CACERT``),
     else the system's trust store."""
+
+    @field_validator("path", "mount", "username_key", "password_key", "username", "session_key_key", "url",
+                     "namespace", "token_env", "role_id", "secret_id_env", "approle_mount", "ca_cert")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        """Every value ends up in messages (or in an HTTP header): a newline would forge a line."""
+        unshowable = control_character(value) if value is not None else None
+        if unshowable:
+            raise ValueError(f"must not contain control characters ({unshowable})")
+        return value
 
     @field_validator("path", "mount", "approle_mount")
     @classmethod

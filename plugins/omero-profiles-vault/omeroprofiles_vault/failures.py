@@ -3,6 +3,8 @@
 Messages name the profile, the Vault address, namespace, mount and path, say the reason and (in
 the hint) how to fix it. They never contain the token, the secret id, the role id or any value
 of the secret, and they never quote hvac's or requests' text, which can hold a response body.
+Text that comes from Vault or the environment (an address, a redirect's target) is put on one
+line with its control characters escaped (``text.one_line``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import hvac.exceptions
 import requests
 from omeroprofiles import CredentialError
+
+from .answers import MalformedAnswer, Redirected, mount_engine
+from .text import one_line
 
 _HTTP = {
     hvac.exceptions.InvalidRequest: 400, hvac.exceptions.Unauthorized: 401, hvac.exceptions.Forbidden: 403,
@@ -21,6 +27,11 @@ _HTTP = {
     hvac.exceptions.InternalServerError: 500, hvac.exceptions.VaultNotInitialized: 501,
     hvac.exceptions.BadGateway: 502, hvac.exceptions.VaultDown: 503,
 }
+
+SERVER_HINT = "try again later; if it persists, Vault's log says why (ask a Vault operator)"
+
+MALFORMED_HINT = ("check url / $VAULT_ADDR: it must point at Vault itself, not at another service or at a proxy "
+                  "that changes its answers")
 
 
 @dataclass
@@ -43,8 +54,9 @@ class Target:
     """Where the token came from: '$VAULT_TOKEN', a file path, or 'AppRole'."""
 
     def where(self) -> str:
-        namespace = f", namespace '{self.namespace}'" if self.namespace else ""
-        return (f"profile '{self.profile}': Vault {self.address or '(no address)'}{namespace}, "
+        namespace = f", namespace '{one_line(self.namespace)}'" if self.namespace else ""
+        address = one_line(self.address) if self.address else "(no address)"
+        return (f"profile '{self.profile}': Vault {address}{namespace}, "
                 f"mount '{self.mount}', path '{self.path}'")
 
 
@@ -53,7 +65,7 @@ def _errors(exc: BaseException) -> str:
     errors = getattr(exc, "errors", None) or []
     if isinstance(errors, str):
         errors = [errors]
-    return " ".join(str(e) for e in errors).lower()
+    return " ".join(e for e in errors if isinstance(e, str)).lower()
 
 
 def _fail(target: Target, reason: str, hint: str | None = None) -> CredentialError:
@@ -62,6 +74,11 @@ def _fail(target: Target, reason: str, hint: str | None = None) -> CredentialErr
 
 def explain(exc: BaseException, target: Target, stage: str, *, client: Any = None) -> CredentialError:
     """The CredentialError for ``exc``, raised while ``stage`` ('login' or 'read') was under way."""
+    if isinstance(exc, Redirected):
+        return _redirected(exc, target)
+    if isinstance(exc, MalformedAnswer):
+        return _fail(target, f"malformed answer: {one_line(exc.what, 300)} ({one_line(exc.request)})",
+                     MALFORMED_HINT)
     if isinstance(exc, requests.exceptions.RequestException):
         return _network(exc, target)
     if isinstance(exc, hvac.exceptions.VaultDown):
@@ -87,12 +104,27 @@ def explain(exc: BaseException, target: Target, stage: str, *, client: Any = Non
     if isinstance(exc, hvac.exceptions.VaultError):
         status = _HTTP.get(type(exc))
         return _fail(target, f"Vault refused to read {target.api_path} "
-                             f"({f'HTTP {status}' if status else type(exc).__name__})")
+                             f"({f'HTTP {status}' if status else type(exc).__name__})", SERVER_HINT)
     if isinstance(exc, ValueError):
         return _fail(target, "the answer is not Vault's JSON (does the address point at Vault?)",
                      "check url / $VAULT_ADDR")
     reason = getattr(exc, "strerror", None) or type(exc).__name__
     return _fail(target, f"cannot use the TLS settings ({reason})", "check ca_cert / $VAULT_CACERT")
+
+
+def _redirected(exc: Redirected, target: Target) -> CredentialError:
+    """A redirect is never followed: requests would send X-Vault-Token (and a re-posted AppRole
+    secret id) wherever it points. The message names the target so a person can decide."""
+    asked = one_line(exc.request)
+    if exc.location is None:
+        return _fail(target, f"Vault answered {asked} with a redirect (HTTP {exc.status}) that names no address: "
+                             "not followed", "check url / $VAULT_ADDR")
+    parts = urlsplit(exc.location)
+    origin = one_line(f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else exc.location)
+    return _fail(target, f"Vault answered {asked} with a redirect (HTTP {exc.status}) to {one_line(exc.location)}: "
+                         "not followed, so nothing was sent there",
+                 f"if {origin} is your Vault (a standby node redirects to the active node), set url to it; "
+                 "otherwise check url / $VAULT_ADDR")
 
 
 def _network(exc: requests.exceptions.RequestException, target: Target) -> CredentialError:
@@ -125,7 +157,7 @@ def _network(exc: requests.exceptions.RequestException, target: Target) -> Crede
     if isinstance(exc, ValueError):  # requests.JSONDecodeError
         return _fail(target, "the answer is not Vault's JSON (does the address point at Vault?)",
                      "check url / $VAULT_ADDR")
-    return _fail(target, f"the request to Vault failed ({type(exc).__name__})")
+    return _fail(target, f"the request to Vault failed ({type(exc).__name__})", "check url / $VAULT_ADDR")
 
 
 def _login(exc: BaseException, target: Target) -> CredentialError:
@@ -146,7 +178,8 @@ def _login(exc: BaseException, target: Target) -> CredentialError:
                              "has expired or been used up)",
                      f"check role_id, and put a new secret id in ${target.secret_id_env}")
     status = _HTTP.get(type(exc))
-    return _fail(target, f"AppRole login failed ({f'HTTP {status}' if status else type(exc).__name__})")
+    return _fail(target, f"AppRole login failed ({f'HTTP {status}' if status else type(exc).__name__})",
+                 SERVER_HINT)
 
 
 def _token_is_valid(client: Any) -> bool | None:
@@ -200,15 +233,15 @@ def _engine_mismatch(client: Any, target: Target) -> tuple[str, str] | None:
     if client is None:
         return None
     try:
-        answer = client.adapter.get(f"/v1/sys/internal/ui/mounts/{target.mount}")
-        mount = answer.get("data") or {}
-    except Exception:  # noqa: BLE001 - no permission to ask, out of time: no hint
+        engine = mount_engine(client.adapter.get(f"/v1/sys/internal/ui/mounts/{target.mount}"))
+    except Exception:  # noqa: BLE001 - no permission to ask, out of time, an odd answer: no hint
         return None
-    kind = mount.get("type")
+    if engine is None:
+        return None
+    kind, version = engine
     if kind not in (None, "kv", "generic"):
         return (f"mount '{target.mount}' is a '{kind}' secrets engine, not KV",
                 "set mount to where the KV engine is enabled ('bao secrets list')")
-    version = str((mount.get("options") or {}).get("version") or "1")
     if kind and version != str(target.kv_version):
         return (f"mount '{target.mount}' is a KV version {version} engine, but the profile reads it as KV "
                 f"version {target.kv_version}", f"set kv_version = {version}")

@@ -1,9 +1,11 @@
 """Read one secret from Vault with hvac: address, TLS, token or AppRole, KV v1/v2, all within a deadline.
 
 Imported only by ``VaultSource.fetch`` (hvac and requests are not imported by ``list``/``show``).
-Every failure becomes a ``CredentialError`` whose message names the Vault address, mount and
-path and says the reason in words (``failures.py``); no exception from hvac or requests is ever
-chained, because their text can hold a response body (a secret) or a request URL.
+Every request goes through ``transport.VaultSession`` (no redirect followed, bounded answers)
+and every answer is checked against Vault's shape (``answers.py``) before it is used. Every
+failure becomes a ``CredentialError`` whose message names the Vault address, mount and path and
+says the reason in words (``failures.py``); no exception from hvac or requests is ever chained,
+because their text can hold a response body (a secret) or a request URL.
 """
 
 from __future__ import annotations
@@ -23,35 +25,14 @@ import requests
 from omeroprofiles import CredentialError
 from omeroprofiles.credentials import Credentials
 
+from .answers import UnusableAnswer, kv_secret, login_token
 from .config import VaultConfig
 from .failures import Target, explain
+from .text import control_character, one_line
+from .transport import VaultSession
 
 TOKEN_FILE = "~/.vault-token"
 """Where ``vault login`` and ``bao login`` keep the token (the default token helper)."""
-
-
-class OutOfTime(requests.exceptions.Timeout):
-    """The profile's timeout ran out between two requests."""
-
-
-class DeadlineSession(requests.Session):
-    """A requests session whose every request may take only the time left before ``deadline``.
-
-    hvac passes one fixed ``timeout`` to every request; an AppRole login, the read and the token
-    revocation share one budget here instead, so the whole fetch is bounded by the profile's
-    ``timeout`` (requests applies it to the connect and to each wait for data).
-    """
-
-    def __init__(self, deadline: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise OutOfTime("the time allowed for the whole fetch ran out")
-        kwargs["timeout"] = remaining
-        return super().request(method, url, *args, **kwargs)
 
 
 def _env(*names: str) -> str | None:
@@ -105,7 +86,9 @@ def _token(config: VaultConfig, target: Target) -> tuple[str, str]:
         token = ""
     except OSError as exc:
         raise CredentialError(f"{target.where()}: cannot read the Vault token file {path} "
-                              f"({exc.strerror or type(exc).__name__})") from None
+                              f"({exc.strerror or type(exc).__name__})",
+                              hint=f"make {path} a file holding the token ('bao login' / 'vault login' writes it), "
+                                   "or export VAULT_TOKEN") from None
     if not token:
         raise CredentialError(f"{target.where()}: no Vault token: $VAULT_TOKEN is not set and {path} "
                               f"{'is empty' if path.exists() else 'does not exist'}",
@@ -218,7 +201,7 @@ def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, 
               verify: bool | str) -> tuple[Outcome, Callable[[], None]]:
     """Log in (AppRole) and read the secret: the part that talks to Vault. Returns the
     credentials or the CredentialError that says why not, and the clean-up to run after."""
-    session = DeadlineSession(deadline)
+    session = VaultSession(deadline)
     session.verify = verify  # hvac takes a given session's verify over its own argument
     client = hvac.Client(url=target.address, token=token, verify=verify, timeout=target.timeout,
                          session=session, namespace=target.namespace)
@@ -233,8 +216,9 @@ def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, 
     stage = "login"
     try:
         if config.role_id is not None:
-            client.auth.approle.login(role_id=config.role_id, secret_id=secret_id,
-                                      mount_point=config.approle_mount, use_token=True)
+            answer = client.auth.approle.login(role_id=config.role_id, secret_id=secret_id,
+                                               mount_point=config.approle_mount, use_token=False)
+            client.token = login_token(answer, f"POST /v1/auth/{config.approle_mount}/login")
             logged_in = True
         stage = "read"
         started = time.time()
@@ -243,7 +227,8 @@ def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, 
         return _credentials(data, config, target, expires_at), cleanup
     except CredentialError as exc:
         return exc, cleanup
-    except (hvac.exceptions.VaultError, requests.exceptions.RequestException, ValueError, OSError) as exc:
+    except (UnusableAnswer, hvac.exceptions.VaultError, requests.exceptions.RequestException, ValueError,
+            OSError) as exc:
         # Returned, and raised later in the caller's thread outside any except block, so not even
         # __context__ keeps hvac's exception (its text can hold a response body or a URL).
         return explain(exc, target, stage, client=client), cleanup
@@ -254,38 +239,59 @@ def _exchange(deadline: float, target: Target, config: VaultConfig, token: str, 
 
 def _read(client: Any, config: VaultConfig, target: Target) -> tuple[dict[str, Any], int]:
     """The secret's key/value data and its lease duration in seconds (0: no lease)."""
-    if config.kv_version == 2:
-        response = client.secrets.kv.v2.read_secret_version(path=config.path, mount_point=config.mount,
-                                                            raise_on_deleted_version=False)
-        body = response.get("data") or {}
-        data = body.get("data")
-        if data is None:
-            metadata = body.get("metadata") or {}
-            version = metadata.get("version")
-            what = "destroyed" if metadata.get("destroyed") else "deleted"
-            number = f" ({version})" if version else ""
-            raise CredentialError(f"{target.where()}: secret not found (its latest version{number} was {what})",
-                                  hint=f"write a new version, or 'bao kv undelete -mount={config.mount} "
-                                       f"-versions={version or 'N'} {config.path}' if it was only deleted")
+    asked = f"GET /v1/{target.api_path}"
+    if config.kv_version == 1:
+        answer = client.secrets.kv.v1.read_secret(path=config.path, mount_point=config.mount)
     else:
-        response = client.secrets.kv.v1.read_secret(path=config.path, mount_point=config.mount)
-        data = response.get("data")
-    if not isinstance(data, dict):
-        raise CredentialError(f"{target.where()}: the secret is not a key/value map")
-    lease = response.get("lease_duration")
-    return data, lease if isinstance(lease, int) else 0
+        try:
+            answer = client.secrets.kv.v2.read_secret_version(path=config.path, mount_point=config.mount,
+                                                              raise_on_deleted_version=True)
+        except hvac.exceptions.InvalidPath as exc:
+            # a deleted or destroyed latest version is a 404 that still describes it ("data": {...});
+            # hvac's own handling of it trusts the answer's shape, so it is read here
+            if not (isinstance(exc.json, dict) and exc.json.get("data") is not None):
+                raise
+            answer = exc.json
+    secret = kv_secret(answer, config.kv_version, asked)
+    if secret.data is None:
+        what = "destroyed" if secret.destroyed else "deleted"
+        number = f" ({secret.version})" if secret.version else ""
+        raise CredentialError(f"{target.where()}: secret not found (its latest version{number} was {what})",
+                              hint=f"write a new version, or 'bao kv undelete -mount={config.mount} "
+                                   f"-versions={secret.version or 'N'} {config.path}' if it was only deleted")
+    return secret.data, secret.lease
 
 
-def _value(data: dict[str, Any], key: str, role: str, option: str, target: Target) -> str:
+KEYS_LISTED = 20
+"""A message lists at most this many of the secret's key names."""
+
+
+def _value(data: dict[str, Any], key: str, role: str, option: str, target: Target, *, shown: bool = True
+           ) -> str:
     if key not in data:
-        keys = ", ".join(sorted(map(str, data))) or "none"
-        raise CredentialError(f"{target.where()}: key '{key}' ({role}) not found in the secret (its keys: {keys})",
+        names = sorted(data)
+        keys = ", ".join(one_line(name, 40) for name in names[:KEYS_LISTED]) or "none"
+        more = f" and {len(names) - KEYS_LISTED} more" if len(names) > KEYS_LISTED else ""
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) not found in the secret (its keys: "
+                              f"{keys}{more})",
                               hint=f"set {option} to the key that holds {role}, or add '{key}' to the secret")
     value = data[key]
+    stored = f"store {role} in the secret under '{key}', as text"
     if not isinstance(value, str):
-        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is not a string")
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is not a string", hint=stored)
     if not value:
-        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is empty")
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) is empty", hint=stored)
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"); no server can take it
+            raise CredentialError(f"{target.where()}: key '{key}' ({role}) is not valid Unicode text",
+                                  hint=stored) from None
+    unshowable = control_character(value) if shown else None
+    if unshowable:
+        raise CredentialError(f"{target.where()}: key '{key}' ({role}) contains a control character ({unshowable})",
+                              hint="correct the value in Vault: a user name or a session key is one line of "
+                                   "visible text")
     return value
 
 
@@ -294,7 +300,8 @@ def _credentials(data: dict[str, Any], config: VaultConfig, target: Target, expi
         key = _value(data, config.session_key_key, "the OMERO session key", "session_key_key", target)
         return Credentials(session_key=key, expires_at=expires_at)
     username = config.username or _value(data, config.username_key, "the OMERO username", "username_key", target)
-    password = _value(data, config.password_key, "the OMERO password", "password_key", target)
+    # a password is never shown, so it may hold any character the OMERO server accepts
+    password = _value(data, config.password_key, "the OMERO password", "password_key", target, shown=False)
     return Credentials(username=username, password=password, expires_at=expires_at)
 
 

@@ -51,6 +51,10 @@ def test_slashes_around_paths_are_dropped() -> None:
     ({"path": "omero/../prod"}, "path"),
     ({"path": "omero//prod"}, "path"),
     ({"username_key": " "}, "username_key"),
+    ({"username_key": "user\nname"}, "username_key"),
+    ({"username": "alice\nomero-profile: error: forged"}, "username"),
+    ({"path": "omero/\x1b[2Jprod"}, "path"),
+    ({"url": "http://vault:8200/\u202e"}, "url"),
 ])
 def test_bad_values_are_rejected(keys: dict, problem: str) -> None:
     with pytest.raises(ValidationError) as info:

@@ -76,9 +76,11 @@ def test_key_empty_or_not_a_string(reader: VaultWorld, profiles: Profiles, forbi
     profiles.add("empty", {"source": "vault", "url": reader.address, "path": "omero/empty"})
     profiles.add("number", {"source": "vault", "url": reader.address, "path": "omero/number"})
     assert_fails("empty", where("empty", reader.address, "omero/empty") +
-                 ": key 'password' (the OMERO password) is empty", None, forbidden)
+                 ": key 'password' (the OMERO password) is empty",
+                 "store the OMERO password in the secret under 'password', as text", forbidden)
     assert_fails("number", where("number", reader.address, "omero/number") +
-                 ": key 'username' (the OMERO username) is not a string", None, forbidden)
+                 ": key 'username' (the OMERO username) is not a string",
+                 "store the OMERO username in the secret under 'username', as text", forbidden)
 
 
 def test_session_key_not_found(reader: VaultWorld, profiles: Profiles, forbidden: list[str]) -> None:
@@ -172,7 +174,9 @@ def test_a_token_file_that_is_not_a_token_is_refused_without_reading(kind: str, 
     reason = {"fifo": "not a regular file", "device": "not a regular file", "huge": "1048576 bytes: too large for "
               "a token"}[kind]
     assert_fails("odd", where("odd", "http://127.0.0.1:9", "omero/alice") +
-                 f": cannot read the Vault token file {path} ({reason})", None, forbidden, max_seconds=2)
+                 f": cannot read the Vault token file {path} ({reason})",
+                 f"make {path} a file holding the token ('bao login' / 'vault login' writes it), or export VAULT_TOKEN",
+                 forbidden, max_seconds=2)
 
 
 def test_revoked_token_from_token_env(vault: VaultWorld, profiles: Profiles, forbidden: list[str],
