@@ -143,7 +143,8 @@ CASES = [
         "must be written as [address], with no port"),
     key("host-invalid-characters", '[profiles.a]\nhost = "omero!.example.org"\n', "host",
         "is not a valid host name"),
-    key("host-with-space", '[profiles.a]\nhost = "omero example.org"\n', "host", "must not contain spaces or control characters (found U+0020)"),
+    key("host-with-space", '[profiles.a]\nhost = "omero example.org"\n', "host",
+        "must not contain spaces or control characters (found U+0020)"),
     # -- extends -------------------------------------------------------------------------------
     key("extends-cycle", H + 'extends = "b"\n[profiles.b]\nextends = "a"\n', "extends",
         "extends cycle: a -> b -> a"),
