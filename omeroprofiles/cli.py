@@ -54,12 +54,10 @@ class State:
 
 
 def _report(exc: ProfileError) -> None:
-    from .text import printable
+    from .errors import report_lines
 
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        click.echo(f"{PROG}: error: {printable(line)}", err=True)
-    if exc.hint:
-        click.echo(f"{PROG}: hint: {printable(exc.hint)}", err=True)
+    for line in report_lines(exc, PROG):
+        click.echo(line, err=True)
 
 
 class _Group(click.Group):
@@ -237,9 +235,12 @@ def show(state: State, name: str | None, as_json: bool) -> None:
 def current(state: State, as_json: bool) -> None:
     """Print the active profile and why it is active."""
     from .active import select
+    from .catalog import load
     from .text import printable
 
-    selection = select(state.config())
+    # The names catalog, not the validated profiles: only what bears on which profile is active
+    # (a file that does not parse, a name no file defines) is an error here, as in ``quick``.
+    selection = select(load(state.locations))
     if as_json:
         _echo_json({"name": selection.name, "reason": selection.reason, "detail": selection.detail})
     else:
