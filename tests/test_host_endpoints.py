@@ -52,7 +52,7 @@ SAFE_PATH = "/omero-ws/A-z_0.9~!$&()*+,;=@%3A%20%e9"
 """Every character class a ws/wss path may hold, percent-escapes included."""
 
 
-def test_a_path_of_every_accepted_character_reaches_the_server(omero_server, write_user, run):
+def test_a_path_of_every_accepted_character_reaches_the_server(omero_server, no_leaked_sessions, write_user, run):
     host = f"ws://{omero_server.host}:{omero_server.ws_port}{SAFE_PATH}"
     write_user(f'[profiles.w]\nhost = "{host}"\ntimeout = 10\nkeepalive = 0\n'
                f'credentials = {{ source = "plain", username = "alice", password = "alice-pw" }}\n')

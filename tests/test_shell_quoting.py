@@ -291,10 +291,12 @@ def test_use_shell_and_env_evaluate_to_the_profile_name(shell, write_user, run, 
     assert not marker.exists()
 
 
-def test_env_session_exports_evaluate_exactly_in_every_shell(omero_server, write_user, run, trap, tmp_path):
+def test_env_session_exports_evaluate_exactly_in_every_shell(start_omero_server, write_user, run, trap, tmp_path):
     """The whole ``env --session`` output, host path and server-chosen session key included, in every shell
-    and both syntaxes: each variable the sh lines set is the same in every shell; the pwsh lines set none."""
+    and both syntaxes: each variable the sh lines set is the same in every shell; the pwsh lines set none.
+    A private server: the session ``env --session`` hands out is meant to outlive the command."""
     env, marker = trap
+    omero_server = start_omero_server()
     host = f"ws://{omero_server.host}:{omero_server.ws_port}/omero-ws/$(pwned);pwned;&pwned&"
     write_user(f'[profiles.job]\nhost = "{host}"\ntimeout = 10\nkeepalive = 0\n'
                'credentials = { source = "plain", username = "alice", password = "alice-pw" }\n')
