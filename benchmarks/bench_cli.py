@@ -8,9 +8,10 @@ busy machine slows them all alike; figures are medians over the rounds.
 
 Files: 5, 1,000 and 10,000 flat profiles, and a chain of 10,000 profiles each extending the
 previous one; for every outcome of `current` and TAB, also 5 profiles with no default (nothing
-active), an unknown $OMERO_PROFILE, and a file with a syntax error. The caches (the validated index; the names `current` and TAB use) live in a
-temporary XDG_CACHE_HOME and are filled by a warm-up round, as they are after a user's first
-command; "cache off" rows set OMERO_PROFILES_NO_CACHE.
+active), an unknown $OMERO_PROFILE, and a file with a syntax error. The caches (the validated
+index; the names `current` and TAB use) live in a temporary XDG_CACHE_HOME and are filled by a
+warm-up round, as they are after a user's first command; "cache off" rows set
+OMERO_PROFILES_NO_CACHE.
 ``BENCH_OMERO_PROFILE=PATH`` measures another ``omero-profile`` script (e.g. an older checkout's);
 ``BENCH_ONLY=current,TAB`` runs only the rows naming one of those words (and the baselines).
 """
