@@ -7,10 +7,13 @@ at 1,000 profiles is 1.5x). Every command runs once per round, in turn with the 
 busy machine slows them all alike; figures are medians over the rounds.
 
 Files: 5, 1,000 and 10,000 flat profiles, and a chain of 10,000 profiles each extending the
-previous one. The caches (the validated index; the names `current` and TAB use) live in a
-temporary XDG_CACHE_HOME and are filled by a warm-up round, as they are after a user's first
-command; "cache off" rows set OMERO_PROFILES_NO_CACHE.
-``BENCH_OMERO_PROFILE=PATH`` measures another ``omero-profile`` script (e.g. an older checkout's).
+previous one; for every outcome of `current` and TAB, also 5 profiles with no default (nothing
+active), an unknown $OMERO_PROFILE, and a file with a syntax error. The caches (the validated
+index; the names `current` and TAB use) live in a temporary XDG_CACHE_HOME and are filled by a
+warm-up round, as they are after a user's first command; "cache off" rows set
+OMERO_PROFILES_NO_CACHE.
+``BENCH_OMERO_PROFILE=PATH`` measures another ``omero-profile`` script (e.g. an older checkout's);
+``BENCH_ONLY=current,TAB`` runs only the rows naming one of those words (and the baselines).
 """
 
 from __future__ import annotations
@@ -57,10 +60,12 @@ def main() -> None:
     script = os.environ.get("BENCH_OMERO_PROFILE") or str(Path(sys.executable).parent / "omero-profile")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        files = {"5": _flat(5), "1,000": _flat(1000), "10,000": _flat(10_000), "10,000-deep": _deep(10_000)}
+        files = {"5": _flat(5), "1,000": _flat(1000), "10,000": _flat(10_000), "10,000-deep": _deep(10_000),
+                 "5, none active": _flat(5).replace('default = "p0"\n', ""),
+                 "5, broken": _flat(5) + "[profiles.oops\n"}
         paths = {}
         for label, text in files.items():
-            paths[label] = root / f"profiles-{label.replace(',', '')}.toml"
+            paths[label] = root / f"profiles-{label.replace(',', '').replace(' ', '-')}.toml"
             paths[label].write_text(text)
         base_env = {**os.environ, "XDG_STATE_HOME": str(root / "state"), "XDG_CACHE_HOME": str(root / "cache"),
                     "OMERO_PROFILES_SYSTEM_FILE": str(root / "none.toml")}
@@ -76,7 +81,17 @@ def main() -> None:
              [sys.executable, "-c", "import pydantic, click, pluggy, tomllib"], base_env),
             ("omero-profile current (5 profiles)", [script, "current"], on("5")),
             ("omero-profile current (1,000 profiles)", [script, "current"], on("1,000")),
+            ("omero-profile current (5 profiles, none active: exit 3)", [script, "current"], on("5, none active")),
+            ("omero-profile current (5 profiles, unknown $OMERO_PROFILE: exit 3)", [script, "current"],
+             on("5", OMERO_PROFILE="p9")),
+            ("omero-profile current (5 profiles, broken file: exit 2)", [script, "current"], on("5, broken")),
             ("TAB: omero-profile show p<TAB> (5 profiles)", [script], on("5", **_complete("omero-profile show p"))),
+            ("TAB: omero-profile show p<TAB> (5 profiles, none active)", [script],
+             on("5, none active", **_complete("omero-profile show p"))),
+            ("TAB: omero-profile show zz<TAB> (5 profiles, no such name)", [script],
+             on("5", **_complete("omero-profile show zz"))),
+            ("TAB: omero-profile show p<TAB> (5 profiles, broken file)", [script],
+             on("5, broken", **_complete("omero-profile show p"))),
             ("TAB: omero-profile show p<TAB> (1,000 profiles)", [script],
              on("1,000", **_complete("omero-profile show p"))),
             ("omero-profile current (1,000 profiles), cache off", [script, "current"],
@@ -98,6 +113,10 @@ def main() -> None:
             ("omero-profile list (10,000-deep extends chain), cache off", [script, "list"],
              on("10,000-deep", OMERO_PROFILES_NO_CACHE="1")),
         ]
+        only = [word for word in os.environ.get("BENCH_ONLY", "").split(",") if word]
+        if only:  # e.g. BENCH_ONLY=current,TAB: those rows and the baselines
+            cases = [c for c in cases if c[0].startswith(("python -c pass", "import floor")) or
+                     any(word in c[0] for word in only)]
         time.sleep(SETTLE)
         for _, argv, env in cases:  # warm-up: fills the cache and the OS file cache
             _time(argv, env)

@@ -9,13 +9,12 @@ active profile. This module only reads it (``current`` needs no more, and must s
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .catalog import Catalog
 from .errors import ConfigError, ProfileNotFound
+from .exports import export_line  # noqa: F401 - callers (cli's env) import it from here
 from .files import tomllib
 from .filesystem import Unusable, read_regular
 from .locations import PROFILE_ENV, Locations
@@ -90,31 +89,5 @@ def select(config: Catalog, explicit: str | None = None) -> Selection:
 
 
 def shell_export(name: str, shell: str | None = None) -> str:
-    """The line that selects ``name`` for one terminal only."""
+    """The line that selects ``name`` for one terminal only (``exports.export_line``: safe in every shell)."""
     return export_line(PROFILE_ENV, name, shell)
-
-
-_PWSH_QUOTES = "'\u2018\u2019\u201a\u201b"
-"""PowerShell ends a single-quoted string at any of these (the typographic ones too); doubled, each is literal."""
-
-
-def export_line(variable: str, value: str, shell: str | None = None) -> str:
-    """``export VARIABLE=value`` in the syntax of ``shell`` (default ``$SHELL``), value quoted.
-
-    Each shell by its own rules: the line is meant for ``eval`` and a value may come from the
-    server (a session key) or be free text (a ws/wss host's path), so it must never become code.
-    """
-    shell = os.path.basename(shell or os.environ.get("SHELL", "sh"))
-    if shell == "fish":
-        return f"set -gx {variable} {_fish_quote(value)}"
-    if shell in ("pwsh", "powershell") or (sys.platform == "win32" and shell == "sh"):
-        quoted = "".join(c * 2 if c in _PWSH_QUOTES else c for c in value)
-        return f"$env:{variable} = '{quoted}'"
-    return f"export {variable}={shlex.quote(value)}"
-
-
-def _fish_quote(value: str) -> str:
-    """fish reads \\' and \\\\ inside single quotes (POSIX sh does not), so shlex.quote is not enough."""
-    if value and shlex.quote(value) == value:  # nothing to quote
-        return value
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -54,12 +54,10 @@ class State:
 
 
 def _report(exc: ProfileError) -> None:
-    from .text import printable
+    from .errors import report_lines
 
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        click.echo(f"{PROG}: error: {printable(line)}", err=True)
-    if exc.hint:
-        click.echo(f"{PROG}: hint: {printable(exc.hint)}", err=True)
+    for line in report_lines(exc, PROG):
+        click.echo(line, err=True)
 
 
 class _Group(click.Group):
@@ -237,9 +235,12 @@ def show(state: State, name: str | None, as_json: bool) -> None:
 def current(state: State, as_json: bool) -> None:
     """Print the active profile and why it is active."""
     from .active import select
+    from .catalog import load
     from .text import printable
 
-    selection = select(state.config())
+    # The names catalog, not the validated profiles: only what bears on which profile is active
+    # (a file that does not parse, a name no file defines) is an error here, as in ``quick``.
+    selection = select(load(state.locations))
     if as_json:
         _echo_json({"name": selection.name, "reason": selection.reason, "detail": selection.detail})
     else:
@@ -249,7 +250,8 @@ def current(state: State, as_json: bool) -> None:
 @cli.command()
 @click.argument("name", required=False, shell_complete=_complete_profiles)
 @click.option("--shell", "shell", is_flag=True,
-              help="Print an `export OMERO_PROFILE=NAME` line for this terminal only; change nothing.")
+              help="Print an `export OMERO_PROFILE=NAME` line for this terminal only (bash, zsh, dash and fish "
+                   "read it; `env NAME --shell pwsh` for PowerShell); change nothing.")
 @click.option("--clear", is_flag=True, help="Forget the active profile set by `use`.")
 @pass_state
 def use(state: State, name: str | None, shell: bool, clear: bool) -> None:
@@ -473,7 +475,9 @@ def logout(state: State, name: str | None) -> None:
 @click.option("--session", "with_session", is_flag=True,
               help="Also join (or create) the profile's shared session and print OMERO_HOST, OMERO_PORT and "
                    "OMERO_SESSION_KEY: this REVEALS the session key.")
-@click.option("--shell", type=click.Choice(["sh", "bash", "zsh", "fish", "pwsh"]), help="Syntax (default: $SHELL).")
+@click.option("--shell", type=click.Choice(["sh", "bash", "zsh", "dash", "fish", "pwsh"]),
+              help="pwsh: PowerShell syntax; any other (the default, except on Windows): one that bash, zsh, dash and "
+                   "fish all read. Never guessed from $SHELL; every value is quoted to be safe in all of them.")
 @pass_state
 def env_(state: State, name: str, with_session: bool, shell: str | None) -> None:
     """Print the exports a batch job needs: eval "$(omero-profile env prod)" in the job script.

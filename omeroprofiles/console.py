@@ -1,7 +1,7 @@
 """The ``omero-profile`` console script: a quick answer when there is one, else the click command line.
 
-``current`` and profile-name completion run on every prompt and every TAB, so they are answered
-without importing click, pydantic or the plugins when ``quick`` can (``python -X importtime``
+``current`` (its errors too) and profile-name completion run on every prompt and every TAB, so they
+are answered without importing click, pydantic or the plugins when ``quick`` can (``python -X importtime``
 shows those imports alone cost several times the interpreter start). Everything else, and every
 case ``quick`` declines, is ``cli.main``.
 """
@@ -18,11 +18,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     from .quick import answer
 
     args = sys.argv[1:] if argv is None else list(argv)
-    text = answer(args, os.environ)
-    if text is not None:
-        sys.stdout.write(text)
+    done = answer(args, os.environ)
+    if done is not None:
+        sys.stdout.write(done.out)
         sys.stdout.flush()
-        sys.exit(0)
+        sys.stderr.write(done.err)
+        sys.stderr.flush()
+        sys.exit(done.status)
     from .cli import main as cli_main  # the full command line: click, and what each command needs
 
     cli_main(None if argv is None else list(argv))

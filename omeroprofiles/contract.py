@@ -17,7 +17,9 @@ Modelled on keyring's ``BackendBasicTests``. In your plugin's tests::
 
 It needs pytest and the stand-in OMERO server's fixtures (``pip install omero-profiles-standin``,
 which registers them as a pytest plugin); this module itself imports neither the stand-in nor
-omero-py. Every test runs with its own HOME, XDG directories and no ``OMERO_*`` variables.
+omero-py. Every test runs with its own HOME, XDG directories and no ``OMERO_*`` variables, and
+calls ``working_table`` itself with its own ``ctx``: the table is built anew for every test, so
+put slow set-up in a class-scoped fixture of your own (docs/plugins.md shows how).
 The checks: the class registers through the hook (and its entry point, if ``entry_point`` is
 set); its config model rejects unknown keys and wrong types; a secret is never in ``str``,
 ``repr``, JSON, ``show``, ``describe`` or an error (with its whole chained traceback); secret
@@ -60,8 +62,11 @@ class ContractContext:
     password: str
     """That user's password (test data)."""
     tmp_path: Path
+    """pytest's ``tmp_path`` for this test."""
     monkeypatch: pytest.MonkeyPatch
+    """pytest's ``monkeypatch`` for this test: set environment variables with it."""
     profiles_file: Path
+    """Where the suite writes the profile holding your table."""
 
 
 def isolate_environment(home: Path, monkeypatch: pytest.MonkeyPatch, *,
@@ -116,7 +121,9 @@ class CredentialSourceContract:
     """Keys of the working table that accept any type (skipped by the wrong-type check)."""
 
     def working_table(self, ctx: ContractContext) -> dict[str, Any]:
-        """REQUIRED: a credentials table with which ``fetch`` gives ``ctx.user``'s credentials."""
+        """REQUIRED: a credentials table with which ``fetch`` gives ``ctx.user``'s credentials.
+
+        Called by every test that needs it, each with its own ``ctx``: keep it cheap."""
         raise NotImplementedError("define working_table(self, ctx) in your CredentialSourceContract subclass")
 
     def failing_table(self, ctx: ContractContext) -> dict[str, Any] | None:

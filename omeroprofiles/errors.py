@@ -25,6 +25,17 @@ class ProfileError(Exception):
         return self.message
 
 
+def report_lines(exc: ProfileError, prog: str) -> list[str]:
+    """How a command reports ``exc`` on stderr: ``PROG: error: ...`` per line, then the hint.
+
+    One wording for the click command line and for ``quick`` (which answers ``current`` without
+    it): they must print the same bytes."""
+    lines = [f"{prog}: error: {printable(line)}" for line in str(exc).splitlines() or [type(exc).__name__]]
+    if exc.hint:
+        lines.append(f"{prog}: hint: {printable(exc.hint)}")
+    return lines
+
+
 class Problem(NamedTuple):
     """One thing wrong with a configuration file, locatable by a person.
 

@@ -29,6 +29,7 @@ EXPIRY_MARGIN = 30.0
 """Seconds before ``expires_at`` at which a remembered secret counts as expired."""
 
 _remembered: dict[tuple[str, ...], Credentials] = {}
+_spent = threading.local()
 _locks: dict[tuple[str, ...], threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -45,6 +46,14 @@ def _key(profile: Profile) -> tuple[str, ...]:
     return (profile.name, profile.file or "", profile.source, json.dumps(table, sort_keys=True, default=str))
 
 
+def credential_seconds() -> float:
+    """Seconds this thread has spent in credential sources' ``fetch`` so far (take differences).
+
+    A connect's own clock starts after the credentials (a person may be typing, Vault may be slow):
+    ``open_connection`` subtracts this to report the two apart."""
+    return float(getattr(_spent, "seconds", 0.0))
+
+
 def fetch_credentials(profile: Profile) -> Credentials:
     """Ask the profile's credential source; every failure becomes CredentialError (exit 4).
 
@@ -59,6 +68,7 @@ def fetch_credentials(profile: Profile) -> Credentials:
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' is not available"
                               + (f" ({reason})" if reason else ""),
                               hint=f"run '{PROG} plugins' to see which plugins loaded and why not")
+    started = time.monotonic()
     try:
         credentials = source.fetch(profile, profile.credentials)
     except ProfileError:
@@ -66,6 +76,8 @@ def fetch_credentials(profile: Profile) -> Credentials:
     except Exception as exc:  # a plugin's own failure: name it, without its text (could hold secrets)
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' failed "
                               f"({type(exc).__name__})") from None
+    finally:
+        _spent.seconds = credential_seconds() + time.monotonic() - started
     if not isinstance(credentials, Credentials):
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' returned "
                               f"{type(credentials).__name__}, not Credentials")

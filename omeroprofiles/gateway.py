@@ -84,10 +84,11 @@ class ProfileGateway(BlitzGateway):
     session was joined by key: ``close()`` then only detaches), ``call_group`` (group id applied
     per call through SERVICE_OPTS: -1 for all groups, or the group of a joined session), ``su``
     and ``su_by`` (the target and the administrator who opened the session for it),
-    ``connect_elapsed_ms`` and ``reconnects``.
+    ``connect_elapsed_ms`` (the connect, credentials excluded), ``credentials_elapsed_ms`` (asking
+    the credential source) and ``reconnects``.
     """
 
-    def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float,
+    def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float, credentials_ms: float = 0.0,
                  reopen: Callable[[], Session] | None = None) -> None:
         self._reopen = reopen
         super().__init__(client_obj=session.client)
@@ -95,6 +96,7 @@ class ProfileGateway(BlitzGateway):
         self.su = profile.su
         self._take(session)
         self.connect_elapsed_ms = elapsed_ms
+        self.credentials_elapsed_ms = credentials_ms
         self.reconnects = 0
         self._apply_call_group()
 

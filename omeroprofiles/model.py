@@ -11,7 +11,6 @@ import functools
 import ipaddress
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -48,38 +47,38 @@ class HostAddress(BaseModel):
 
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*\.?")
+"""A DNS name; always ``fullmatch``ed (``$`` would accept a trailing newline). Never starts with '-',
+so it cannot be read as an option where omero-py writes it into Ice's ``-h HOST``."""
+
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#]*)(?P<path>[^?#]*)(?P<rest>.*)", re.S)
+_URL_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&()*+,;=@/]|%[0-9A-Fa-f]{2})*")
+"""What a ws/wss path may hold: RFC 3986 path characters less those Ice's endpoint syntax reads
+(``:`` starts another endpoint, quotes and ``\\`` are Ice quoting, blanks split options: omero-py
+writes the path unquoted into ``-r PATH``); anything else percent-encoded. Ice sends the path
+as is in the WebSocket request line, so %XX reaches the server as the URL says."""
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 @functools.lru_cache(maxsize=4096)
 def parse_host(value: str) -> HostAddress:
     """Parse a host name, IPv4, ``[IPv6]`` or ``scheme://host[:port]/path`` URL.
 
-    Raises ValueError with a message a person can act on. Cached: resolving a profile, and
-    ``address``/``url``/``hostname`` on it, parse the same value several times (``HostAddress`` is frozen).
+    Raises ValueError with a message a person can act on. Refuses what omero-py and Ice cannot
+    carry as written (the URL is handed to omero-py verbatim, which writes it into an Ice endpoint
+    string): blanks and control characters anywhere, a query or fragment, and path characters
+    outside ``_URL_PATH``. Cached: resolving a profile, and ``address``/``url``/``hostname`` on it,
+    parse the same value several times (``HostAddress`` is frozen).
     """
-    value = value.strip()
-    if not value:
+    if not value.strip():
         raise ValueError("must not be empty")
     if "@" in value.split("://", 1)[-1].split("/", 1)[0]:  # first: every later message quotes the value
         raise ValueError("must not contain a user name or password (user:password@host); use credentials")
+    blank = next((c for c in value if c.isspace() or not c.isprintable()), None)
+    if blank is not None:
+        raise ValueError(f"must not contain spaces or control characters (found {_char_name(blank)})")
     if "://" in value:
-        scheme = value.split("://", 1)[0].lower()
-        if scheme not in URL_SCHEMES:
-            raise ValueError(
-                f"unsupported URL scheme '{scheme}://' (use one of: "
-                + ", ".join(f"{s}://" for s in URL_SCHEMES) + ")"
-            )
-        parts = urlsplit(value)
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"invalid port in URL '{value}'") from exc
-        hostname = parts.hostname or ""
-        _check_hostname(hostname, value)
-        if scheme in ("ssl", "tcp") and parts.path not in ("", "/"):
-            raise ValueError(f"'{scheme}://' URLs take no path")
-        return HostAddress(hostname=hostname, port=port, transport=scheme, path=parts.path)  # type: ignore[arg-type]
+        return _parse_url(value)
     if value.startswith("["):
         if not value.endswith("]"):
             raise ValueError("an IPv6 address must be written as [address], with no port (use 'port')")
@@ -101,13 +100,55 @@ def parse_host(value: str) -> HostAddress:
     return HostAddress(hostname=value)
 
 
+def _parse_url(value: str) -> HostAddress:
+    """``scheme://host[:port][/path]``, exactly as omero-py's own URL pattern reads it."""
+    found = _URL.fullmatch(value)
+    scheme = value.split("://", 1)[0]
+    if found is None or scheme.lower() not in URL_SCHEMES:
+        raise ValueError(
+            f"unsupported URL scheme '{scheme}://' (use one of: " + ", ".join(f"{s}://" for s in URL_SCHEMES) + ")"
+        )
+    if scheme not in URL_SCHEMES:  # omero-py passes it to Ice as written, and Ice knows lower case only
+        raise ValueError(f"write the URL scheme in lower case: '{scheme.lower()}://'")
+    netloc, path = found["netloc"], found["path"]
+    if found["rest"]:
+        raise ValueError(f"a host URL takes no query ('?') or fragment ('#'): '{value}'")
+    if netloc.startswith("["):
+        raise ValueError(f"omero-py cannot connect to an IPv6 address written in a URL ('{value}'): "
+                         "use a host name" + (", or host = \"[address]\" with port" if scheme in ("ssl", "tcp")
+                                              else ""))
+    hostname, colon, port_text = netloc.partition(":")
+    if colon and not _PORT.fullmatch(port_text):
+        raise ValueError(f"invalid port in URL '{value}'")
+    port = int(port_text) if colon else None
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"invalid port in URL '{value}'")
+    _check_hostname(hostname, value)
+    if scheme in ("ssl", "tcp") and path:  # omero-py would pass even '/' on as '-r /', which they do not take
+        raise ValueError(f"'{scheme}://' URLs take no path (not even a trailing '/')")
+    if not _URL_PATH.fullmatch(path):
+        bad = next(c for c in path if not _URL_PATH.fullmatch(c))
+        hint = "%25 for '%' not followed by two hex digits" if bad == "%" else \
+            f"%{ord(bad):02X} for {_char_name(bad)}" if ord(bad) < 128 else "UTF-8 bytes as %XX"
+        raise ValueError(f"the path in '{value}' holds {_char_name(bad)}, which Ice's endpoint syntax cannot "
+                         f"carry: percent-encode it ({hint})")
+    return HostAddress(hostname=hostname.lower(), port=port, transport=scheme, path=path)  # type: ignore[arg-type]
+
+
+def _char_name(char: str) -> str:
+    """``'x'`` for a visible character, ``U+0009`` for anything else (a message must stay one line)."""
+    if not char.isprintable() or char.isspace():
+        return f"U+{ord(char):04X}"
+    return f'"{char}"' if char == "'" else f"'{char}'"
+
+
 def _check_hostname(hostname: str, original: str) -> None:
     if not hostname:
         raise ValueError(f"no host name in '{original}'")
-    if _HOSTNAME.match(hostname):  # first: most hosts are names, and a failed ip_address() is slow
+    if _HOSTNAME.fullmatch(hostname):  # first: most hosts are names, and a failed ip_address() is slow
         return
     try:
-        ipaddress.ip_address(hostname)
+        ipaddress.IPv4Address(hostname)
     except ValueError:
         raise ValueError(f"'{hostname}' is not a valid host name") from None
 
@@ -245,6 +286,15 @@ class Profile(BaseModel):
         """``host:port`` (``[v6]:port`` for IPv6), as people write it."""
         host = self.hostname
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def client_host(self) -> str:
+        """The ``host`` to give ``omero.client``: a URL as written (omero-py reads it), else the bare host,
+        double-quoted when it holds ':' (IPv6), since omero-py writes it unquoted into Ice's ``-h HOST``
+        and Ice reads an unquoted ':' as the start of another endpoint."""
+        if self.address.transport:
+            return self.host
+        return f'"{self.hostname}"' if ":" in self.hostname else self.hostname
 
     @property
     def url(self) -> str:

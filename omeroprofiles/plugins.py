@@ -32,8 +32,9 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT
 OK, PARTLY_LOADED, DISABLED = "ok", "partly loaded", "disabled"
 
 
-LOOKS_SECRET = re.compile(r"(pass(word|phrase)?|secret|token|(^|_)key|credentials?)$", re.IGNORECASE)
-"""Key names that look like they hold a secret: used only for sources whose model cannot be asked."""
+LOOKS_SECRET = re.compile(r"(pass(word|phrase)?|secret|token|(^|_)key|credentials?)\s*\Z", re.IGNORECASE)
+"""Key names that look like they hold a secret: used only for sources whose model cannot be asked.
+Trailing blanks (a quoted ``"token\n"`` key) still count, on purpose: here erring means masking."""
 
 
 @dataclass

@@ -2,23 +2,27 @@
 
 A shell prompt may run ``omero-profile current`` before every command line, and TAB runs the
 completion; both need names only (``catalog``, kept between runs by ``namecache``), not
-validated profiles. Each answer here is what the full click command would print, or None
-whenever it cannot be given cheaply and exactly: an error to word (the full command says it,
-naming every problem), an option or a form of the command line it does not know, shell
-quoting, output that is not plain ASCII. The caller then runs the full command, which has the
-last word. tests/test_quick.py runs both on the same inputs and compares their output.
+validated profiles. Each answer here is what the full click command would print (stdout, stderr
+and exit status, its errors included: the same ``select`` words them from the same catalog), or
+None whenever it cannot be given cheaply and exactly: an option or a form of the command line it
+does not know, ``--debug`` with an error (the full command adds a traceback), shell quoting,
+output that is not plain ASCII. The caller then runs the full command, which has the last word.
+tests/test_quick.py runs both on the same inputs and compares their output.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from . import namecache
 from .active import select
-from .errors import ProfileError
+from .errors import ProfileError, report_lines
 from .locations import locate
 from .text import printable
+
+PROG = "omero-profile"
 
 COMPLETE_VAR = "_OMERO_PROFILE_COMPLETE"
 """Click's completion instruction variable for the program name 'omero-profile'."""
@@ -39,27 +43,44 @@ _SPACE = re.compile(r"[ \t\r\n]+")
 _PARTIAL_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]*|")
 
 
-def answer(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:
-    """The output of ``omero-profile ARGV``, if it is ``current`` or name completion; else None.
+class Answer(NamedTuple):
+    """What the command prints and its exit status."""
+
+    out: str
+    err: str = ""
+    status: int = 0
+
+
+def answer(argv: Sequence[str], environ: Mapping[str, str]) -> Answer | None:
+    """The result of ``omero-profile ARGV``, if it is ``current`` or name completion; else None.
 
     ``environ`` carries the completion request; the files and the active profile are found from
     the process environment, as the click command finds them.
     """
     try:
         if environ.get(COMPLETE_VAR):
-            return complete(environ)
+            text = complete(environ)
+            return None if text is None else Answer(text)
         return current(argv)
     except Exception:  # anything unexpected: the full command answers (and reports it properly)
         return None
 
 
-def _global_options(args: Sequence[str]) -> tuple[str | None, list[str]] | None:
+class _Options(NamedTuple):
+    config: str | None
+    debug: bool
+    rest: list[str]
+
+
+def _global_options(args: Sequence[str]) -> _Options | None:
     """``--config PATH`` and ``--debug`` before the command, and the rest; None for anything else."""
     config: str | None = None
+    debug = False
     rest = list(args)
     while rest and rest[0].startswith("-"):
         option = rest.pop(0)
         if option == "--debug":
+            debug = True
             continue
         if option == "--config" and rest and rest[0] and not rest[0].startswith("-"):
             config = rest.pop(0)
@@ -67,27 +88,29 @@ def _global_options(args: Sequence[str]) -> tuple[str | None, list[str]] | None:
             config = option[len("--config="):]
         else:
             return None
-    return config, rest
+    return _Options(config, debug, rest)
 
 
-def current(argv: Sequence[str]) -> str | None:
-    """``current`` and ``current --json``, when the active profile is defined; else None."""
+def current(argv: Sequence[str]) -> Answer | None:
+    """``current`` and ``current --json``: the active profile, or the error the full command reports."""
     parsed = _global_options(argv)
-    if parsed is None or parsed[1] not in (["current"], ["current", "--json"]):
+    if parsed is None or parsed.rest not in (["current"], ["current", "--json"]):
         return None
-    config, rest = parsed
     try:
-        selection = select(namecache.load(locate(config)))
-    except ProfileError:
-        return None  # its message may need what only validation finds (e.g. a bad [defaults])
-    if rest[-1] == "--json":
+        selection = select(namecache.load(locate(parsed.config)))
+    except ProfileError as exc:
+        if parsed.debug:
+            return None  # the full command also prints the traceback
+        err = "".join(line + "\n" for line in report_lines(exc, PROG))
+        return Answer("", err, exc.exit_code) if err.isascii() else None
+    if parsed.rest[-1] == "--json":
         import json  # only --json needs it
 
         text = json.dumps({"name": selection.name, "reason": selection.reason, "detail": selection.detail},
                           indent=2)
     else:
         text = printable(f"{selection.name}    ({selection.detail})")
-    return text + "\n" if text.isascii() else None
+    return Answer(text + "\n") if text.isascii() else None
 
 
 def complete(environ: Mapping[str, str]) -> str | None:
@@ -114,7 +137,7 @@ def complete(environ: Mapping[str, str]) -> str | None:
         args = words[1:cword]
         incomplete = words[cword] if cword < len(words) else ""
     parsed = _global_options(args)
-    if parsed is None or tuple(parsed[1]) not in PROFILE_COMMANDS or not _PARTIAL_NAME.fullmatch(incomplete):
+    if parsed is None or tuple(parsed.rest) not in PROFILE_COMMANDS or not _PARTIAL_NAME.fullmatch(incomplete):
         return None
-    names = namecache.load(locate(parsed[0])).names()
+    names = namecache.load(locate(parsed.config)).names()
     return "\n".join(line.format(name) for name in names if name.startswith(incomplete)) + "\n"

@@ -74,7 +74,8 @@ def connection_lines(info: dict[str, Any]) -> list[str]:
                  + (f", via su by {info['su_by']}" if info["su"] else "")),
         ("group", f"{group['name']} (id {group['id']})"),
         ("admin", admin),
-        ("elapsed", f"{info['elapsed_ms']:.0f} ms"),
+        ("elapsed", f"{info['elapsed_ms']:.0f} ms to connect, after {info['credentials_ms']:.0f} ms getting "
+                    "credentials"),
     ]
     if info["joined_session"]:
         lines.insert(3, ("session", "joined an existing session"))

@@ -33,6 +33,7 @@ def describe(conn: Any) -> dict[str, Any]:
         "secure": profile.secure,
         "encrypted": transport in ("ssl", "wss"),
         "elapsed_ms": round(conn.connect_elapsed_ms, 1),
+        "credentials_ms": round(conn.credentials_elapsed_ms, 1),
     }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 
 from . import files as files_mod
 from .catalog import Catalog, Entry, collect, read_files, unique
@@ -68,11 +68,18 @@ class UnavailableSource(SourceConfig):
     """
 
     model_config = SourceConfig.model_config | {"extra": "allow", "strict": False}
-    reason: str = ""
+    _reason: str = PrivateAttr(default="")
+
+    @property
+    def reason(self) -> str:
+        """Why the source is not loaded. Not a field: ``show`` prints the fields as the table's keys."""
+        return self._reason
 
     @classmethod
     def masked(cls, table: Mapping[str, Any], reason: str) -> UnavailableSource:
-        return cls(source=table["source"], reason=reason, **{k: "**********" for k in table if k != "source"})
+        masked = cls(source=table["source"], **{k: "**********" for k in table if k != "source"})
+        masked._reason = reason
+        return masked
 
 
 class Config(Catalog):
@@ -251,6 +258,7 @@ class Config(Catalog):
         if cred_problems:
             return cred_problems
         values["credentials"] = credentials
+        origin["credentials"] = _credentials_origin(origin["credentials"], credentials)
         profile = Profile(name=name, **values)
         profile._origin = origin
         profile._file = label
@@ -276,6 +284,19 @@ class Config(Catalog):
             return model.model_validate(table), []
         except ValidationError as exc:
             return None, _pydantic_problems(exc, label, name, "credentials.", model.model_fields)
+
+
+def _credentials_origin(where: Origin, config: SourceConfig) -> Origin:
+    """Where the credentials table came from, saying which shown keys no file set (the source's own
+    defaults) or why the source is not loaded: ``show`` must not pass either off as the file's."""
+    if isinstance(config, UnavailableSource):
+        return replace(where, detail=f"source '{config.source}' is not loaded: {config.reason}")
+    defaulted = [key for key in type(config).model_fields
+                 if key not in config.model_fields_set and getattr(config, key) is not None]
+    if not defaulted:
+        return where
+    return replace(where, detail=f"{', '.join(defaulted)}: default{'s' if len(defaulted) > 1 else ''} "
+                                 f"of source '{config.source}'")
 
 
 def _origin(entry: Entry, via_extends: bool) -> Origin:

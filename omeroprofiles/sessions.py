@@ -29,20 +29,30 @@ from .model import Profile
 from .sessionstore import SessionStore, StoredSession, store_dir
 from .text import printable
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MIN_DURATION = 1.0
+"""Shortest --idle/--ttl accepted, in seconds."""
 MAX_DURATION = 100 * 365 * 86400
 """Longest --idle/--ttl accepted (100 years): the server takes milliseconds as a 64-bit integer."""
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``90s``, ``30m``, ``2h``, ``7d`` or ``1w``; ConfigError otherwise."""
-    found = _DURATION.match(text)
+    """Seconds in ``90``, ``90s``, ``30m``, ``2h``, ``7d`` or ``1w``; ConfigError otherwise.
+
+    At least one second: the server counts in whole milliseconds and reads 0 as "no limit", so
+    ``--ttl 0.0000001`` would silently mean the opposite of what was asked (omit the option for
+    no limit).
+    """
+    found = _DURATION.fullmatch(text)
     if not found:
         raise ConfigError(f"'{printable(text)}' is not a duration (use e.g. 90s, 30m, 2h, 7d)")
     seconds = float(found.group(1)) * _UNIT[found.group(2)]
+    if seconds < MIN_DURATION:
+        raise ConfigError(f"'{printable(text)}' is shorter than one second: give at least 1s "
+                          "(leave the option out for no limit)")
     if seconds > MAX_DURATION:
         raise ConfigError(f"'{printable(text)}' is too long a duration (at most 100 years)")
     return seconds

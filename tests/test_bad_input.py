@@ -92,7 +92,7 @@ CASES = [
     top("defaults-wrong-type", '[defaults]\nport = "x"\n' + H, "defaults.port",
         "valid integer (got a string)"),
     top("defaults-bad-host", '[defaults]\nhost = "bad host"\n[profiles.a]\nport = 4064\n', "defaults.host",
-        "not a valid host name"),
+        "must not contain spaces"),
     Case("profile-name-with-space", '[profiles."a b"]\nhost = "omero.example.org"\n', "invalid profile name",
          profile="a b"),
     Case("profile-name-with-slash", '[profiles."a/b"]\nhost = "omero.example.org"\n', "invalid profile name",
@@ -143,7 +143,8 @@ CASES = [
         "must be written as [address], with no port"),
     key("host-invalid-characters", '[profiles.a]\nhost = "omero!.example.org"\n', "host",
         "is not a valid host name"),
-    key("host-with-space", '[profiles.a]\nhost = "omero example.org"\n', "host", "is not a valid host name"),
+    key("host-with-space", '[profiles.a]\nhost = "omero example.org"\n', "host",
+        "must not contain spaces or control characters (found U+0020)"),
     # -- extends -------------------------------------------------------------------------------
     key("extends-cycle", H + 'extends = "b"\n[profiles.b]\nextends = "a"\n', "extends",
         "extends cycle: a -> b -> a"),

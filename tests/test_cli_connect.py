@@ -23,12 +23,53 @@ def test_test_json_has_the_documented_keys(server, run):
     result = run("test", "alice-private", "--json")
     assert result.exit_code == 0, result.stderr
     info = json.loads(result.stdout)
-    assert {"profile", "user", "group", "admin", "host", "port", "secure", "elapsed_ms"} <= set(info)
+    assert {"profile", "user", "group", "admin", "host", "port", "secure", "elapsed_ms", "credentials_ms"} <= set(info)
     assert info["user"]["name"] == "alice"
     assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id}
     assert info["admin"] is False and info["port"] == server.ssl_port and info["secure"] is True
     assert info["elapsed_ms"] > 0
     assert server.session_count("alice") == 0  # test closes what it opened
+
+
+SLOW_FETCH_S = 3.0
+
+
+def test_test_reports_the_credential_fetch_apart_from_the_connect(omero_server, no_leaked_sessions, write_user, run):
+    """README: the connect's clock starts after the credentials (a person typing, a slow Vault); ``test``
+    shows both. The source below takes SLOW_FETCH_S to answer: that is credentials time, not connect time."""
+    from omeroprofiles import hookimpl
+    from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig
+    from omeroprofiles.plugins import get_registry
+
+    class SlowConfig(SourceConfig):
+        username: str
+
+    class SlowSource(CredentialSource):
+        name = "slow-test"
+        config_model = SlowConfig
+
+        def fetch(self, profile, config):
+            time.sleep(SLOW_FETCH_S)
+            return Credentials(username=config.username, password=omero_server.users[config.username].password)
+
+    class SlowPlugin:
+        @staticmethod
+        @hookimpl
+        def omeroprofiles_credential_sources():
+            return [SlowSource]
+
+    write_user(f'[profiles.slow]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
+               'keepalive = 0\ncredentials = { source = "slow-test", username = "alice" }\n')
+    get_registry().register(SlowPlugin, name="slow-test-plugin")
+    try:
+        info = json.loads(run("test", "slow", "--json").stdout)
+        assert info["credentials_ms"] >= SLOW_FETCH_S * 1000
+        assert 0 < info["elapsed_ms"] < info["credentials_ms"], info  # the connect alone, without the sleep
+        text = run("test", "slow").stdout
+    finally:
+        get_registry().unregister("slow-test-plugin")
+    line = next(li for li in text.splitlines() if li.startswith("elapsed:"))
+    assert " ms to connect, after " in line and line.endswith(" ms getting credentials"), line
 
 
 def test_test_text_for_su_and_admins(server, run):

@@ -63,7 +63,8 @@ def names_dir(isolated_env: Path) -> Path:
     return isolated_env / ".cache" / "omero-profiles" / "names"
 
 
-def _answers(*config: str) -> dict[str, str | None]:
+def _answers(*config: str) -> dict[str, str | tuple[int, str] | None]:
+    """Each question's stdout; (status, stderr) for an error; None when quick declines."""
     prefix = ["--config", *config] if config else []
     out = {}
     for label, (argv, extra) in QUESTIONS.items():
@@ -73,11 +74,12 @@ def _answers(*config: str) -> dict[str, str | None]:
             environ["COMP_WORDS"] = extra["COMP_WORDS"].replace("omero-profile ", words)
             if extra["_OMERO_PROFILE_COMPLETE"] != "fish_complete":
                 environ["COMP_CWORD"] = str(int(extra["COMP_CWORD"]) + len(prefix))
-        out[label] = quick.answer([*prefix, *argv], environ)
+        done = quick.answer([*prefix, *argv], environ)
+        out[label] = None if done is None else done.out if done.status == 0 else (done.status, done.err)
     return out
 
 
-def _uncached(monkeypatch, *config: str) -> dict[str, str | None]:
+def _uncached(monkeypatch, *config: str) -> dict[str, str | tuple[int, str] | None]:
     monkeypatch.setenv("OMERO_PROFILES_NO_CACHE", "1")
     try:
         return _answers(*config)
@@ -157,7 +159,7 @@ def test_a_catalog_with_problems_is_notcache_files(write_user, settled, names_di
     _answers()
     assert cache_files(names_dir) == []
     write_user(PROFILES + "[profiles.oops\n")
-    assert _answers()["current"] is None  # the full command words the syntax error
+    assert _answers()["current"][0] == 2  # the syntax error, worded from the parsed files
     assert cache_files(names_dir) == []
 
 

@@ -46,8 +46,15 @@ def _click_current(run, *args: str):
     return result.exit_code, result.stdout
 
 
+def _click_result(run, *args: str) -> tuple[int, str, str]:
+    result = run(*args)
+    return result.exit_code, result.stdout, result.stderr
+
+
 def _quick(argv: list[str]) -> str | None:
-    return quick.answer(argv, os.environ)
+    """What quick prints on stdout when it answers with success; None when it declines or reports an error."""
+    done = quick.answer(argv, os.environ)
+    return done.out if done is not None and done.status == 0 else None
 
 
 # -- current --------------------------------------------------------------------------------------
@@ -72,10 +79,14 @@ def test_current_with_config_option_and_site_file(write_site, run, tmp_path):
     assert json.loads(_quick(["--config", str(other), "current", "--json"]) or "")["name"] == "site-only"
 
 
-@pytest.mark.parametrize("case", ["unknown env", "removed by hand", "broken file", "bad defaults", "nothing selected",
-                                  "invalid name", "control characters"])
-def test_current_declines_every_error_and_the_full_command_words_it(write_user, run, monkeypatch, case):
-    """A fast path must not guess an error message: it declines, and the click command reports it."""
+CURRENT_ERRORS = ["unknown env", "removed by hand", "broken file", "bad defaults", "nothing selected",
+                  "nothing selected, bad defaults", "invalid name", "control characters", "no file"]
+
+
+@pytest.mark.parametrize("case", CURRENT_ERRORS)
+def test_current_answers_every_error_exactly_as_the_full_command(write_user, user_file, run, monkeypatch, case):
+    """A prompt runs ``current`` at every line, also when nothing is selected: the errors are answered
+    quickly too, with the full command's exit status and every byte of its message."""
     text = PROFILES
     if case == "unknown env":
         monkeypatch.setenv("OMERO_PROFILE", "prdo")
@@ -85,20 +96,26 @@ def test_current_declines_every_error_and_the_full_command_words_it(write_user, 
         text = PROFILES.replace('[profiles.idr]\nhost = "wss://idr.example.org/omero-ws"\n', "")
     elif case == "broken file":
         text = PROFILES + "[profiles.oops\n"
-    elif case == "bad defaults":  # only validation finds it: 'not defined' would be the wrong answer
+    elif case == "bad defaults":  # current is about which profile: 'nope' is not defined, whatever [defaults] says
         text = PROFILES.replace('default = "prod"', 'default = "nope"\n[defaults]\nport = "x"')
     elif case == "nothing selected":
         text = PROFILES.replace('default = "prod"', "")
+    elif case == "nothing selected, bad defaults":
+        text = PROFILES.replace('default = "prod"', '[defaults]\nport = "x"')
     elif case == "invalid name":
         text = PROFILES.replace('default = "prod"', 'default = "bad name"\n[profiles."bad name"]\nhost = "h"')
     elif case == "control characters":
         monkeypatch.setenv("OMERO_PROFILE", "x\nfake-row")
-    write_user(text)
-    assert _quick(["current"]) is None
-    full = run("current")
-    assert full.exit_code in (2, 3), full.stderr
-    done = subprocess.run([str(SCRIPT), "current"], capture_output=True, text=True)  # the console script falls back
-    assert (done.returncode, done.stdout, done.stderr) == (full.exit_code, full.stdout, full.stderr)
+    if case != "no file":
+        write_user(text)
+    done = quick.answer(["current"], os.environ)
+    assert done is not None, "declined: the full command (click, pydantic, plugins) would answer"
+    full = _click_result(run, "current")
+    assert full[0] in (2, 3), full
+    assert (done.status, done.out, done.err) == full
+    script = subprocess.run([str(SCRIPT), "current"], capture_output=True, text=True)
+    assert (script.returncode, script.stdout, script.stderr) == full
+    assert quick.answer(["--debug", "current"], os.environ) is None  # the full command adds the traceback
 
 
 def test_current_errors_keep_their_words_through_the_script(write_user, run, monkeypatch):
@@ -135,7 +152,11 @@ def _click_completion(monkeypatch, capsysbinary, instruction: str, words: str, c
 
 
 def _quick_completion(instruction: str, words: str, cword: str) -> str | None:
-    return quick.answer([], {**os.environ, quick.COMPLETE_VAR: instruction, "COMP_WORDS": words, "COMP_CWORD": cword})
+    done = quick.answer([], {**os.environ, quick.COMPLETE_VAR: instruction, "COMP_WORDS": words, "COMP_CWORD": cword})
+    if done is None:
+        return None
+    assert (done.err, done.status) == ("", 0)
+    return done.out
 
 
 ANSWERED = [
@@ -245,6 +266,22 @@ def test_current_and_completion_import_neither_click_nor_pydantic_nor_plugins(wr
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env)
     assert done.stdout == "plain\nprod\n_\nplain\nstaging\n_\nplain\nstage-2\n_\nplain\nidr\n_\n"
     assert "EXIT 0 HEAVY []" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("case", "status"), [("nothing selected", 3), ("unknown name", 3), ("broken file", 2)])
+def test_current_errors_and_completion_import_neither_click_nor_pydantic_nor_plugins(write_user, case, status):
+    """Every outcome of a prompt's ``current`` and of TAB stays on the fast path (issue: 9-10x python -c pass
+    when nothing was selected, because the error fell back to the full command)."""
+    text = {"nothing selected": PROFILES.replace('default = "prod"', ""),
+            "unknown name": PROFILES.replace('default = "prod"', 'default = "prdo"'),
+            "broken file": PROFILES + "[profiles.oops\n"}[case]
+    write_user(text)
+    done = subprocess.run([sys.executable, "-c", PROBE, "current"], capture_output=True, text=True)
+    assert f"EXIT {status} HEAVY []" in done.stderr, done.stderr
+    for words in ("omero-profile show s", "omero-profile show zz"):
+        env = {**os.environ, quick.COMPLETE_VAR: "bash_complete", "COMP_WORDS": words, "COMP_CWORD": "2"}
+        done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env)
+        assert "EXIT 0 HEAVY []" in done.stderr, done.stderr
 
 
 def test_xdg_directories_agree_with_platformdirs(monkeypatch, tmp_path):

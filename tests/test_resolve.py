@@ -38,7 +38,8 @@ def test_defaults_and_extends_chain(write_user):
     origin = profile.origin
     assert str(origin["group"]) == f"{path} [profiles.staging-b]"
     assert str(origin["host"]) == f"{path} [profiles.staging] via extends"
-    assert str(origin["credentials"]) == f"{path} [profiles.prod] via extends"
+    assert str(origin["credentials"]) == (f"{path} [profiles.prod] via extends "
+                                          "(username_var, password_var: defaults of source 'env')")
     assert str(origin["timeout"]) == f"{path} [defaults]"
     assert str(origin["port"]) == "built-in default"
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
-import sys
-
-from ..errors import CredentialError
 from .base import Credentials, CredentialSource, SourceConfig
+from .terminal import ask
 
 
 class PromptConfig(SourceConfig):
@@ -19,22 +16,7 @@ class PromptSource(CredentialSource):
     summary = "ask at the terminal (needs a TTY)"
 
     def fetch(self, profile, config: PromptConfig) -> Credentials:
-        if not (sys.stdin and sys.stdin.isatty()):
-            raise CredentialError(
-                f"profile '{profile.name}': credentials source 'prompt' needs a terminal to ask for "
-                "the password, and standard input is not one (use source = \"env\" or \"keyring\" "
-                "for scripts and pipelines)"
-            )
         target = profile.display_address()
-        username = config.username
-        try:
-            if not username:
-                sys.stderr.write(f"OMERO username for {target}: ")
-                sys.stderr.flush()
-                username = sys.stdin.readline().strip()
-            password = getpass.getpass(f"OMERO password for {username}@{target}: ")
-        except (EOFError, KeyboardInterrupt):
-            raise CredentialError(f"profile '{profile.name}': no credentials entered") from None
-        if not username or not password:
-            raise CredentialError(f"profile '{profile.name}': empty username or password entered")
-        return Credentials(username=username, password=password)
+        username = config.username or ask(profile, f"OMERO username for {target}")
+        return Credentials(username=username, password=ask(profile, f"OMERO password for {username}@{target}",
+                                                            secret=True))

@@ -19,10 +19,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.delenv("ICE_CONFIG", raising=False)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_standalone_prints_one_json_line_and_stops_cleanly(sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("module", "sig"), [("omero_standin.server", signal.SIGTERM),
+                                            ("omero_standin.server", signal.SIGINT),
+                                            ("omero_standin", signal.SIGTERM)])  # python -m omero_standin
+def test_standalone_prints_one_json_line_and_stops_cleanly(module: str, sig: signal.Signals) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "omero_standin.server", "--ws", "0", "--wss", "0"],
+        [sys.executable, "-m", module, "--ws", "0", "--wss", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

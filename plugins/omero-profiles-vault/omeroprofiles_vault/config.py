@@ -79,9 +79,9 @@ class VaultConfig(SourceConfig):
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not re.match(r"https?://[^/\s]+", value):
-            raise ValueError("must start with https:// or http:// and name a host, e.g. "
-                             "'https://vault.example.org:8200'")
+        if not re.fullmatch(r"https?://[^/\s]+(?:/\S*)?", value):  # a prefix match let a newline through
+            raise ValueError("must start with https:// or http:// and name a host, with no blank or control "
+                             "character, e.g. 'https://vault.example.org:8200'")
         return value.rstrip("/")
 
     @field_validator("token_env", "secret_id_env")

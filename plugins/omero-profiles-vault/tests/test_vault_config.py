@@ -44,6 +44,8 @@ def test_slashes_around_paths_are_dropped() -> None:
     ({"token": "hvs.abc"}, "token"),
     ({"url": "vault.example.org:8200"}, "url"),
     ({"url": "ftp://vault"}, "url"),
+    ({"url": "https://vault.example.org\nX-Injected: 1"}, "url"),
+    ({"url": "https://vault.example.org/ x"}, "url"),
     ({"token_env": "hvs.CAESIabc"}, "token_env"),
     ({"secret_id_env": "a b"}, "secret_id_env"),
     ({"path": ""}, "path"),
