@@ -94,6 +94,18 @@ class AuthenticationFailed(ProfileError):
     exit_code = 6
 
 
+class SessionOfAnotherUser(AuthenticationFailed):
+    """A joined session belongs to another user than the profile's (exit 6): never used.
+
+    ``expected`` and ``found`` are the two user names (a planted session file, a stale key).
+    """
+
+    def __init__(self, message: str, *, expected: str, found: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.found = found
+
+
 class AccessDenied(ProfileError):
     """Logged in, but the group or su target is not allowed (exit 7)."""
 

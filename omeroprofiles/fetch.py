@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import SecretBytes, SecretStr
 
 from .credentials.base import Credentials
-from .errors import AuthenticationFailed, CredentialError, ProfileError
+from .errors import AuthenticationFailed, CredentialError, ProfileError, SessionOfAnotherUser
 from .model import Profile
 from .plugins import get_registry
 from .resolve import UnavailableSource
@@ -121,13 +121,19 @@ def with_credentials(profile: Profile, use: Callable[[Credentials], T]) -> T:
 
 
 def _each_attempt(credentials: Credentials, use: Callable[[Credentials], T]) -> T:
+    """Each attempt in turn; if all are rejected, a session of another user is what is reported (it matters most)."""
     attempts = credentials.attempts()
+    foreign: SessionOfAnotherUser | None = None
     for index, attempt in enumerate(attempts):
         try:
             return use(attempt)
         except AuthenticationFailed as exc:
+            if isinstance(exc, SessionOfAnotherUser):
+                foreign = foreign or exc
             if index + 1 < len(attempts):
                 continue
+            if foreign is not None:
+                raise foreign from None
             if credentials.rejected_hint and not exc.hint:
                 exc.hint = credentials.rejected_hint
             raise
