@@ -58,7 +58,6 @@ def usable_name(name: str) -> bool:
 
 
 log = logging.getLogger(__name__)
-_said_group_writable: set[str] = set()
 
 
 def _readable_dir(path: Path, *, follow: bool = False) -> bool:
@@ -68,8 +67,7 @@ def _readable_dir(path: Path, *, follow: bool = False) -> bool:
         if verdict.refusal != "does not exist":
             log.debug("session store: %s %s: nothing in it is read", printable(str(path)), verdict.refusal)
         return False
-    if verdict.group_writable and str(path) not in _said_group_writable:
-        _said_group_writable.add(str(path))
+    if verdict.group_writable:
         log.debug("session store: %s is group-writable: files in it that another user owns are ignored, "
                   "and every session joined from it is checked to be the profile's user", printable(str(path)))
     return True
