@@ -218,7 +218,8 @@ print(omero_user_token.setter({omero_server.host!r}, {omero_server.ssl_port}, "a
 def test_processes_over_two_groups_log_in_once_per_group(omero_server, profiles, store, tmp_path):
     worker = ("from omeroprofiles import connect\nimport sys\n"
               "with connect(sys.argv[1]) as conn:\n"
-              "    print(conn.getGroupFromContext().getName(), conn.c.sf.getAdminService().getEventContext().groupName)")
+              "    direct = conn.c.sf.getAdminService().getEventContext()\n"
+              "    print(conn.getGroupFromContext().getName(), direct.groupName)")
     before = omero_server.counters()
     names = ["shared", "shared-private"] * 6
     procs = [subprocess.Popen([sys.executable, "-c", worker, n], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
