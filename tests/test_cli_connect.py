@@ -25,7 +25,7 @@ def test_test_json_has_the_documented_keys(server, run):
     info = json.loads(result.stdout)
     assert {"profile", "user", "group", "admin", "host", "port", "secure", "elapsed_ms"} <= set(info)
     assert info["user"]["name"] == "alice"
-    assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id}
+    assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id, "from": "profile"}
     assert info["admin"] is False and info["port"] == server.ssl_port and info["secure"] is True
     assert info["elapsed_ms"] > 0
     assert server.session_count("alice") == 0  # test closes what it opened

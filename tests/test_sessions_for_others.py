@@ -230,3 +230,21 @@ def test_processes_over_two_groups_log_in_once_per_group(omero_server, profiles,
     assert [out.strip() for out, _ in outputs] == [expected[n] for n in names]
     assert omero_server.counters()["logins"] - before["logins"] == 2
     _end_all(omero_server, "alice")
+
+
+def test_a_joined_session_without_a_profile_group_runs_in_the_sessions_group_and_test_says_so(
+        omero_server, write_user, store, run):
+    write_user(f'[profiles.cli]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
+               'credentials = { source = "omero-login", username = "alice" }\n')
+    cli = CLI()
+    cli.loadplugins()
+    cli.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.ssl_port), "-u", "alice", "-w", "alice-pw",
+                "-q"], strict=True)
+    cli.invoke(["sessions", "group", "alice-private"], strict=True)  # the OMERO CLI switches its session
+    result = run("test", "cli")
+    assert result.exit_code == 0, result.stderr
+    assert "group:    alice-private (id " in result.stdout
+    assert "the joined session's current group (the profile sets none)" in result.stdout
+    with connect("cli") as conn:  # and that is where context-free calls go
+        assert conn.c.sf.getAdminService().getEventContext().groupName == "alice-private"
+    _end_all(omero_server, "alice")
