@@ -211,6 +211,6 @@ def test_user_token_joins_and_a_dead_one_is_exit_6(omero_server, write_user, iso
     assert omero_server.close_session(key)
     result = run("--debug", "test", "t")
     assert result.exit_code == 6, result.stderr
-    assert "hint: the user token has expired or was ended; create one with: omero-profile login t --user-token" \
+    assert "hint: the user token has expired or was ended; write one with: omero-profile login OTHER --user-token" \
         in result.stderr
     assert key not in result.stdout + result.stderr

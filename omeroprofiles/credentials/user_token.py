@@ -33,8 +33,9 @@ class UserTokenSource(CredentialSource):
 
     def fetch(self, profile, config: UserTokenConfig) -> Credentials:
         path = Path(config.file).expanduser() if config.file else token_path()
-        fix = (f"create one with: omero-profile login {profile.name} --user-token  (or: omero_user_token set "
-               f"-s {profile.hostname} -p {profile.port})")
+        fix = (f"write one with: omero-profile login OTHER --user-token  (OTHER: a profile that logs in to "
+               f"{profile.hostname}:{profile.port} with a password), or: omero_user_token set -s {profile.hostname} "
+               f"-p {profile.port}")
         try:
             token = read(path)
         except Unreadable as exc:
