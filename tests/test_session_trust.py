@@ -219,3 +219,33 @@ def test_no_session_is_written_into_a_directory_another_user_owns(omero_server, 
     assert result.exit_code == 2 and "belongs to another user" in result.stderr, result.stderr
     assert list(store.iterdir()) == []
     assert omero_server.session_count("bob") == 0
+
+
+def test_a_user_token_in_a_directory_anyone_may_write_is_neither_read_nor_written(
+        omero_server, profiles, isolated_env, run, monkeypatch, tmp_path):
+    token_dir = tmp_path / "tokens"
+    monkeypatch.setenv("OMERO_USER_TOKEN_DIR", str(token_dir))
+    token_dir.mkdir()
+    token_dir.chmod(0o777)
+    (token_dir / "token").write_text(f"{_live_session(omero_server, 'bob')}@{omero_server.host}:{omero_server.ssl_port}")
+    result = run("test", "token-bob")
+    assert result.exit_code == 4 and "anyone may write to it" in result.stderr, result.stderr
+    write_user_token = run("login", "s", "--user-token")
+    assert write_user_token.exit_code == 2 and "anyone may write to it" in write_user_token.stderr
+    for s in omero_server.sessions():
+        if s["user"] == "bob":
+            omero_server.close_session(s["uuid"])
+
+
+@as_root
+def test_a_user_token_another_user_owns_is_not_read(omero_server, profiles, isolated_env, run, monkeypatch, tmp_path):
+    token_dir = tmp_path / "tokens"
+    monkeypatch.setenv("OMERO_USER_TOKEN_DIR", str(token_dir))
+    token_dir.mkdir(mode=0o700)
+    key = _live_session(omero_server, "bob")
+    token = token_dir / "token"
+    token.write_text(f"{key}@{omero_server.host}:{omero_server.ssl_port}")
+    os.chown(token, NOBODY, NOBODY)
+    result = run("test", "token-bob")
+    assert result.exit_code == 4 and "another user (uid 65534) owns it" in result.stderr, result.stderr
+    omero_server.close_session(key)
