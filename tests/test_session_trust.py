@@ -227,7 +227,8 @@ def test_a_user_token_in_a_directory_anyone_may_write_is_neither_read_nor_writte
     monkeypatch.setenv("OMERO_USER_TOKEN_DIR", str(token_dir))
     token_dir.mkdir()
     token_dir.chmod(0o777)
-    (token_dir / "token").write_text(f"{_live_session(omero_server, 'bob')}@{omero_server.host}:{omero_server.ssl_port}")
+    key = _live_session(omero_server, "bob")
+    (token_dir / "token").write_text(f"{key}@{omero_server.host}:{omero_server.ssl_port}")
     result = run("test", "token-bob")
     assert result.exit_code == 4 and "anyone may write to it" in result.stderr, result.stderr
     write_user_token = run("login", "s", "--user-token")
