@@ -490,12 +490,13 @@ def logout(state: State, name: str | None, everything: bool, yes: bool, as_json:
         _echo_json({"profile": profile.name, "sessions": [r.as_json() for r in report]})
         return
     if not report:
-        hint = "" if everything else f" (sessions made by `omero login`: omero-profile logout {profile.name} --all)"
-        click.echo(printable(f"Nothing to end: no session of profile '{profile.name}' is recorded{hint}."), err=True)
+        said = (f"no stored session of profile '{profile.name}''s user on {profile.display_address()}" if everything
+                else f"no session of profile '{profile.name}' is recorded (sessions made by `omero login`: "
+                     f"omero-profile logout {profile.name} --all)")
+        click.echo(printable(f"Nothing to end: {said}."), err=True)
         return
     for row in report:
-        state_text = "ended" if row.ended else "had already ended"
-        click.echo(printable(f"{row.kind} session ({row.made_by}): {state_text}"), err=True)
+        click.echo(printable(row.describe()), err=True)
 
 
 @cli.command("env")

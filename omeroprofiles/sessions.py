@@ -272,11 +272,21 @@ class Ended:
     kind: str
     """``login``, ``shared``, ``child``, or ``stored`` (in the store, not made by us: ``omero login``...)."""
     made_by: str
-    ended: bool
-    """False: the server had ended it already (expired, or closed by its holder)."""
+    outcome: str
+    """``ended``; ``gone`` (the server had ended it: expired, or closed by its holder); ``foreign`` (its
+    key named another user's session: left alone, and the file that named it removed)."""
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome == "ended"
+
+    def describe(self) -> str:
+        said = {"ended": "ended", "gone": "had already ended",
+                "foreign": "named another user's session: left alone, its file removed"}[self.outcome]
+        return f"{self.kind} session ({self.made_by}): {said}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "made_by": self.made_by, "ended": self.ended}
+        return {"kind": self.kind, "made_by": self.made_by, "ended": self.ended, "outcome": self.outcome}
 
 
 def logout_user(profile: Profile) -> str | None:
@@ -368,7 +378,7 @@ def _end_children(profile: Profile, children: list[Made], stored: list[tuple[Sto
             report.append(Ended("child", made.describe(), _end(profile, key, user=made.user)))
             index.forget([made.digest])
     for made in wanted.values():  # expired, or ended by the program that held it
-        report.append(Ended("child", made.describe(), False))
+        report.append(Ended("child", made.describe(), "gone"))
         index.forget([made.digest])
     return report
 
@@ -388,13 +398,13 @@ def _join_key(profile: Profile, key: str, user: str | None) -> Session:
         raise no_answer(profile, user=None, timeout=profile.timeout) from None
 
 
-def _end(profile: Profile, key: str, *, user: str | None) -> bool:
-    """Join the session by key (checked to be ``user``'s) and close it for everyone; False if it had ended."""
+def _end(profile: Profile, key: str, *, user: str | None) -> str:
+    """Join the session by key (checked to be ``user``'s) and close it for everyone; an ``Ended.outcome``."""
     try:
         session = _join_key(profile, key, user)
     except SessionOfAnotherUser:
-        return False  # never end someone else's session; the caller forgets the file that named it
+        return "foreign"  # never end someone else's session; the caller forgets the file that named it
     except AuthenticationFailed:
-        return False  # closed or expired already
+        return "gone"  # closed or expired already
     dispose(session.client, kill=True)
-    return True
+    return "ended"

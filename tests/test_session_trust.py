@@ -250,3 +250,13 @@ def test_a_user_token_another_user_owns_is_not_read(omero_server, profiles, isol
     result = run("test", "token-bob")
     assert result.exit_code == 4 and "another user (uid 65534) owns it" in result.stderr, result.stderr
     omero_server.close_session(key)
+
+
+def test_logout_all_never_ends_a_session_a_planted_file_names(omero_server, profiles, store, run):
+    alice_key = _live_session(omero_server, "alice")
+    planted = _plant(store / omero_server.host / "bob", alice_key, omero_server)
+    result = run("logout", "s", "--all", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "named another user's session: left alone, its file removed" in result.stderr
+    assert _alive(omero_server, alice_key) and not planted.exists()
+    omero_server.close_session(alice_key)
