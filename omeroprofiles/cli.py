@@ -54,10 +54,13 @@ class State:
 
 
 def _report(exc: ProfileError) -> None:
+    """One ``error:`` line per problem of a configuration error, else exactly one: text from a source,
+    a server or a plugin (escaped here) can never add a line that looks like ours."""
     from .text import printable
 
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        click.echo(f"{PROG}: error: {printable(line)}", err=True)
+    problems = [str(p) for p in getattr(exc, "problems", [])]  # each escaped by Problem itself
+    for line in problems or [printable(str(exc) or type(exc).__name__)]:
+        click.echo(f"{PROG}: error: {line}", err=True)
     if exc.hint:
         click.echo(f"{PROG}: hint: {printable(exc.hint)}", err=True)
 

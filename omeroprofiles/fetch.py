@@ -69,7 +69,37 @@ def fetch_credentials(profile: Profile) -> Credentials:
     if not isinstance(credentials, Credentials):
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' returned "
                               f"{type(credentials).__name__}, not Credentials")
+    problem = unusable(credentials)
+    if problem:
+        raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' gave {problem}")
     return credentials
+
+
+def unusable(credentials: Credentials) -> str | None:
+    """What in ``credentials`` cannot be sent to a server, in words that quote no secret; None if all is well.
+
+    A password that is not Unicode text (a lone surrogate: what Python makes of a byte that is not
+    UTF-8 in an environment variable) crashes Ice's ``createSession`` with a segmentation fault,
+    and a control character in a user name or session key would forge lines in messages.
+    """
+    for what, value in (("a password", credentials.password), ("a session key", credentials.session_key),
+                        *(("a fallback session key", key) for key in credentials.fallback_session_keys)):
+        text = value.get_secret_value() if value is not None else ""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{what} that is not valid Unicode text (an undecodable byte?)"
+        if what != "a password" and any(c.isspace() or not c.isprintable() for c in text):
+            return f"{what} with a space or control character"
+    for what, name in (("a user name", credentials.username), ("an expected user name", credentials.expected_user)):
+        if name is not None and (not name.isprintable() or name != name.strip()):
+            return f"{what} with a control character or surrounding spaces"
+        if name is not None:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{what} that is not valid Unicode text"
+    return None
 
 
 def _fresh(credentials: Credentials) -> bool:
