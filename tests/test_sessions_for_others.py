@@ -67,6 +67,11 @@ credentials = {{ source = "env" }}
 [profiles.admin]
 credentials = {root}
 
+[profiles.root-as-bob]
+share_session = true
+su = "bob"
+credentials = {root}
+
 [profiles.token]
 credentials = {{ source = "user-token", username = "alice" }}
 """)
@@ -248,3 +253,23 @@ def test_a_joined_session_without_a_profile_group_runs_in_the_sessions_group_and
     with connect("cli") as conn:  # and that is where context-free calls go
         assert conn.c.sf.getAdminService().getEventContext().groupName == "alice-private"
     _end_all(omero_server, "alice")
+
+
+def test_an_su_profile_child_is_made_by_the_administrator_and_ended_by_logout(omero_server, profiles, store, run,
+                                                                            tmp_path):
+    """A real server refuses createUserSession from a session an administrator made for someone: the
+    child of an su profile is made by the administrator (createSessionWithTimeouts) instead."""
+    exports = _exports(run, "root-as-bob", "--idle", "20m")
+    child = exports["OMERO_SESSION_KEY"]
+    session = next(s for s in omero_server.sessions() if s["uuid"] == child)
+    assert session["user"] == "bob" and session["time_to_idle_ms"] == 20 * 60_000
+    job = subprocess.run([sys.executable, "-c", EZOMERO_JOB], capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL, env=_clean_env(tmp_path, exports))
+    assert job.returncode == 0, job.stderr
+    assert job.stdout.split()[0] == "bob"
+    assert child not in _live(omero_server, "bob")  # ended by ezomero's close, alone
+    child = _exports(run, "root-as-bob")["OMERO_SESSION_KEY"]
+    result = run("logout", "root-as-bob", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert ("child", True) in {(r["kind"], r["ended"]) for r in json.loads(result.stdout)["sessions"]}
+    assert _live(omero_server, "bob") == set()
