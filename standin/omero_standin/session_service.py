@@ -27,7 +27,7 @@ from . import faults, objects, security
 from .amd import amd, servant
 from .context import ANY_ROLES, Call, StandIn
 from .errors import BadUsage
-from .state import SessionRecord
+from .state import LoginDenied, SessionRecord
 
 EVENT_TYPES = ("Import", "Internal", "Shoola", "User", "Task", "Test", "Processing", "FullText", "Sessions")
 """OMERO's EventType enumeration (a principal's eventType must be one of them)."""
@@ -61,9 +61,10 @@ class SessionServiceI(omero.api.ISession):
     @amd
     def createSession(self, p: Any, credentials: str, current: Ice.Current | None = None) -> Any:
         self.si.call(current, roles=ANY_ROLES, group=False)
-        user = self.d.user_named(p.name or "")
-        if user is None or not self.d.check_password(user.name, credentials):
-            raise faults.security_violation(f"Password check failed for '{p.name}'")
+        try:
+            user = self.si.registry.authenticate(p.name or "", credentials)
+        except LoginDenied as exc:
+            raise faults.security_violation(str(exc)) from None
         rec = self.si.registry.create_session(user, p.group or None, agent=self._agent(current, "createSession"),
                                               event_type=_event_type(p))
         return self._obj(rec)
