@@ -203,7 +203,7 @@ class AdminI(omero.api.IAdmin):
         wanted = _privilege_names(privileges)
         uid = _id(user, "Experimenter")
         self._user(uid)
-        with self.d.lock:
+        with self.d.transaction():
             before = self.d.privileges(uid)
             removed = frozenset(ALL_PRIVILEGES) - wanted
             if uid == ROOT_ID and removed:
@@ -215,7 +215,7 @@ class AdminI(omero.api.IAdmin):
 
     def _create(self, call: Any, e: Any, password: str | None, default_gid: int, other_gids: list[int],
                 restrictions: frozenset[str] = frozenset()) -> int:
-        with self.d.lock:
+        with self.d.transaction():
             security.admin_or_pi_of_non_user_groups(call.ctx, default_gid, other_gids)
             user = self.d.create_user(
                 _text(_attr(e, "omeName")), first_name=_text(_attr(e, "firstName")) or "",
@@ -329,7 +329,7 @@ class AdminI(omero.api.IAdmin):
     # -- memberships and owners ------------------------------------------------------------------
 
     def _add_groups(self, call: Any, uid: int, gids: list[int]) -> None:
-        with self.d.lock:
+        with self.d.transaction():
             self._user(uid)
             for gid in gids:
                 self._group(gid)
@@ -396,7 +396,7 @@ class AdminI(omero.api.IAdmin):
             if owner.getId() is None:
                 raise BadUsage("Owner argument to setGroupOwner must be managed (i.e. have an id)")
             uid = int(owner.getId().getValue())
-            with self.d.lock:
+            with self.d.transaction():
                 if gid not in self.d.member_of(self._user(uid).id):
                     self._add_groups(call, uid, [gid])
                 self.d.set_owner(gid, uid, value)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .errors import BadUsage, Invalid
@@ -194,6 +195,32 @@ class Directory:
                               links[0].group_id if links else USER, session_id)
             self._next["event"] += 1
             self.event_log.append(row)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Changes made in the block are undone if it raises, as OMERO rolls back a failed call
+        (AdminImpl checks some rules, such as privilege elevation, after making the change)."""
+        with self.lock:
+            users, groups = dict(self._users), dict(self._groups)
+            user_state = {uid: dict(vars(u)) for uid, u in users.items()}
+            group_state = {gid: dict(vars(g)) for gid, g in groups.items()}
+            links = {uid: [(lk, dict(vars(lk))) for lk in lst] for uid, lst in self._links.items()}
+            counters, events = dict(self._next), len(self.event_log)
+            try:
+                yield
+            except BaseException:
+                self._users, self._groups = users, groups
+                for uid, state in user_state.items():
+                    vars(users[uid]).update(state)
+                for gid, state in group_state.items():
+                    vars(groups[gid]).update(state)
+                self._links = {uid: [lk for lk, _ in lst] for uid, lst in links.items()}
+                for lst in links.values():
+                    for lk, state in lst:
+                        vars(lk).update(state)
+                self._next = counters
+                del self.event_log[events:]
+                raise
 
     # -- changing ----------------------------------------------------------------------------
 

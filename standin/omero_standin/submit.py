@@ -2,8 +2,9 @@
 
 As ``omero.cmd.SessionI.submit_async`` and ``omero.cmd.HandleI`` (ome/omero-blitz): ``submit``
 registers a handle for the request and returns its proxy at once; the request then runs in the
-background (here: once the client adds its callback, or after ``START_WITHOUT_CALLBACK`` seconds,
-so that a request as quick as these still reaches the callback as a real server's does), and
+background (here: once the client adds its callback or asks for the response, else after
+``START_WITHOUT_CALLBACK`` seconds, so that a request as quick as these still reaches the
+callback as a real server's slower ones do), and
 when it ends the handle holds its ``Response`` (``OK`` or a subclass, or ``ERR``)
 and a ``Status`` (flags ``FAILURE``/``CANCELLED`` on error), and every callback added with
 ``addCallback`` is told ``finished`` over the client's own connection (Glacier2 routes it so).
@@ -35,8 +36,8 @@ from .context import StandIn
 from .errors import StandInError
 from .state import ClientRecord, SessionRecord
 
-START_WITHOUT_CALLBACK = 0.1
-"""Seconds a handle waits for ``addCallback`` before running its request anyway."""
+START_WITHOUT_CALLBACK = 1.0
+"""Seconds a handle waits for ``addCallback`` (or a poll) before running its request anyway."""
 SESSION_TIMETOLIVE = "ome.model.meta.Session_timeToLive"
 SESSION_TIMETOIDLE = "ome.model.meta.Session_timeToIdle"
 
@@ -145,7 +146,9 @@ class HandleI(omero.cmd.Handle):
         return self._job(current).request
 
     def getResponse(self, current: Ice.Current | None = None) -> Any:
-        return self._job(current).response
+        job = self._job(current)
+        job.started.set()  # a client that polls needs no callback to wait for
+        return job.response
 
     def getStatus(self, current: Ice.Current | None = None) -> Any:
         job = self._job(current)
