@@ -22,3 +22,7 @@ class Invalid(StandInError):
 
 class BadUsage(StandInError):
     """The call is malformed or names something that does not exist (omero.ApiUsageException)."""
+
+
+class IllegalQuery(BadUsage):
+    """An HQL query the server cannot run (omero.QueryException, a kind of ApiUsageException)."""

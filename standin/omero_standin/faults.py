@@ -9,7 +9,7 @@ from __future__ import annotations
 import Glacier2
 import omero
 
-from .errors import BadUsage, Denied, Invalid, StandInError
+from .errors import BadUsage, Denied, IllegalQuery, Invalid, StandInError
 from .state import SessionGone
 
 
@@ -35,6 +35,9 @@ def from_error(exc: StandInError) -> omero.ServerError:
         return security_violation(str(exc))
     if isinstance(exc, Invalid):
         return validation(str(exc))
+    if isinstance(exc, IllegalQuery):
+        return omero.QueryException(serverStackTrace="", serverExceptionClass="ome.services.query.QueryException",
+                                    message=str(exc))
     if isinstance(exc, BadUsage):
         return api_usage(str(exc))
     return internal(str(exc))

@@ -17,14 +17,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import hql
-from .errors import BadUsage
+from .errors import BadUsage, IllegalQuery
 from .rows import Data, Details, Row
 
 Binding = dict[str, Any]
 
 
-def _fail(query: hql.Query, problem: str) -> BadUsage:
-    return BadUsage(f"{problem} in HQL {query.text!r}")
+def _fail(query: hql.Query, problem: str) -> IllegalQuery:
+    return IllegalQuery(f"Illegal query:{query.text}\n{problem}")
 
 
 class _Evaluator:

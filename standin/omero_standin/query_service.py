@@ -18,7 +18,7 @@ from omero.rtypes import rbool, rdouble, rlong, robject, rstring, rtime, unwrap
 from . import hql, hql_eval, objects
 from .amd import amd, servant
 from .context import Call, StandIn
-from .errors import BadUsage
+from .errors import BadUsage, IllegalQuery
 from .rows import TIME_FIELDS, Data, Row
 
 
@@ -74,7 +74,7 @@ class QueryI(omero.api.IQuery):
         try:
             query = hql.parse(text)
         except hql.HqlError as exc:
-            raise BadUsage(str(exc)) from None
+            raise IllegalQuery(f"Illegal query:{text}\n{exc}") from None
         values = unwrap(params.map) if params is not None and params.map else {}
         results = hql_eval.run(query, self._data(call), values or {})
         flt = params.theFilter if params is not None else None

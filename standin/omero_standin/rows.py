@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .directory import Directory, EventLogRow, Group, Link, User
-from .errors import BadUsage
+from .errors import IllegalQuery
 from .state import Registry, SessionRecord
 
 EMPTY_ENTITIES = {
@@ -37,7 +37,7 @@ class Details:
 
     def get(self, name: str) -> Any:
         if name not in ("owner", "group", "permissions"):
-            raise BadUsage(f"could not resolve property: details.{name}")
+            raise IllegalQuery(f"could not resolve property: details.{name}")
         return getattr(self, name)
 
 
@@ -92,7 +92,7 @@ class Data:
             return [self.event(e) for e in self.d.event_log if self.admin or e.experimenter_id == self.caller.id]
         if entity in EMPTY_ENTITIES:
             return []
-        raise BadUsage(f"{entity} is not mapped (the stand-in knows Experimenter, ExperimenterGroup, "
+        raise IllegalQuery(f"{entity} is not mapped (the stand-in knows Experimenter, ExperimenterGroup, "
                        "GroupExperimenterMap, Session, EventLog and, with no rows, the data entities)")
 
     def user(self, user: User) -> Row:
@@ -127,7 +127,7 @@ class Data:
         getter = getattr(self, f"_{row.entity}", None)
         value = getter(row.record, name) if getter else _MISSING
         if value is _MISSING:
-            raise BadUsage(f"could not resolve property: {name} of: {row.entity}")
+            raise IllegalQuery(f"could not resolve property: {name} of: {row.entity}")
         return value
 
     def _Experimenter(self, u: User, name: str) -> Any:  # noqa: N802 - entity names

@@ -236,7 +236,7 @@ def test_sessions_record_agent_and_ip_and_are_found_by_query(srv, clients):
         "select e.omeName, e.id from Experimenter e where e.omeName like 'b%' or e.omeName = :n order by e.id",
         omero.sys.ParametersI().add("n", rstring("sudoer")))
     assert [[r[0].val, r[1].val] for r in rows] == [["bob", srv.users["bob"].id], ["sudoer", srv.users["sudoer"].id]]
-    with pytest.raises(omero.ApiUsageException, match="HQL"):
+    with pytest.raises(omero.QueryException, match="Illegal query"):
         root.sf.getQueryService().findAllByQuery("select x from", None)
 
 
