@@ -41,10 +41,6 @@ class NoSuchGroup(BadUsage):
     """A group name or id that does not exist."""
 
 
-NotAllowed = Denied
-"""The security system refuses (omero.SecurityViolation)."""
-
-
 class SessionGone(Exception):
     """The session of a call is gone; ``kind`` is "timeout" (first call after expiry) or "removed"."""
 
@@ -153,11 +149,6 @@ class Registry:
             raise NoSuchGroup(f"No such group: {group}")
         return found.id
 
-    def may_use_group(self, user: User, group_id: int) -> bool:
-        """Member of the group, or an administrator (the check a plain login's calls get)."""
-        member = self.directory.member_of(user.id)
-        return self.directory.group(group_id) is not None and (group_id in member or 0 in member)
-
     # -- creating and attaching ---------------------------------------------------------
 
     def create_session(
@@ -214,7 +205,7 @@ class Registry:
         """Add a Glacier2 session for this client connection (reference count + 1)."""
         with self.lock:
             if conn_key in self._by_conn:
-                raise NotAllowed("session exists")
+                raise Denied("session exists")
             if client_uuid in self._clients:
                 self._destroy_client(client_uuid)
             client = ClientRecord(client_uuid, rec, conn_key, transport, has_password=has_password,
