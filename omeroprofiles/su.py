@@ -81,6 +81,9 @@ def create_target_session(profile: Profile, credentials: Credentials, *, time_to
         full_sudo = bool(ec.isAdmin) and "Sudo" in set(ec.adminPrivileges or ())
         if not full_sudo and not ec.leaderOfGroups:
             raise AccessDenied(f"{where(profile)}: {_no_sudo(me, ec)}, so it cannot su to '{target}'")
+        if not full_sudo and profile.group == -1:
+            raise AccessDenied(f"{where(profile)}: {_no_sudo(me, ec)}; a group owner's su session is held to "
+                               "one group it owns, so group = -1 (all groups) cannot work")
         user = admin.getObject("Experimenter", attributes={"omeName": target},
                                opts={"load_experimentergroups": True})
         if user is None:

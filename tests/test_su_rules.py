@@ -44,6 +44,10 @@ credentials = {_plain(s, "bob")}
 extends = "bob-as-alice"
 group = "alice-private"
 
+[profiles.bob-as-alice-all]
+extends = "bob-as-alice"
+group = -1
+
 [profiles.alice-as-bob]
 su = "bob"
 credentials = {_plain(s, "alice")}
@@ -79,6 +83,14 @@ def test_a_group_owner_su_is_refused_outside_the_groups_they_own(omero_server, p
         get_conn("bob-as-alice-private")
     assert info.value.exit_code == 7
     assert not [s for s in omero_server.sessions() if s["user"] == "alice" and s["sudoer"] == "bob"]
+
+
+def test_a_group_owner_su_cannot_use_all_groups(profiles):
+    """A real server holds a group-owner sudo session to the groups the owner leads: every call
+    with group -1 would be refused ("Group-sudo session cannot change context!")."""
+    with pytest.raises(AccessDenied, match=r"group = -1 \(all groups\) cannot work") as info:
+        get_conn("bob-as-alice-all")
+    assert info.value.exit_code == 7
 
 
 def test_a_member_who_owns_none_of_the_targets_groups_is_refused(profiles):
