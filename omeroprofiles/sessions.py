@@ -137,9 +137,16 @@ def _store_session(conn: Any, profile: Profile, store: SessionStore, idle: float
     ec = conn.getEventContext()
     key = conn.c.getSessionId()
     if idle is not None or ttl is not None:
-        long_lived = conn.getSessionService().createUserSession(
-            int((ttl or 0) * 1000), int((idle or 0) * 1000), ec.groupName)
-        key = long_lived.getUuid().val
+        if conn.su_by:
+            # A real server refuses createUserSession from a session an administrator made for
+            # the target (no password login); the su-er creates it, as 'omero login --sudo' does.
+            from .su import long_lived_key
+
+            key = long_lived_key(profile.model_copy(update={"group": ec.groupName}),
+                                 time_to_idle_ms=int((idle or 0) * 1000), time_to_live_ms=int((ttl or 0) * 1000))
+        else:
+            key = conn.getSessionService().createUserSession(
+                int((ttl or 0) * 1000), int((idle or 0) * 1000), ec.groupName).getUuid().val
         made.append(key)
     record = conn.getSessionService().getSession(key)
     time_to_idle = (record.getTimeToIdle().val or 0) / 1000

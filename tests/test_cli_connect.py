@@ -48,7 +48,7 @@ def test_test_text_for_su_and_admins(server, run):
     [
         ("alice-bad-password", 6, "rejected the username or password"),
         ("alice-not-member", 7, "is not a member of group 'bob-private'"),
-        ("alice-as-bob", 7, "needs an administrator"),
+        ("alice-as-bob", 7, "neither an administrator nor an owner"),
         ("refused", 5, "connection refused"),
         ("alice-prompt", 4, "needs a terminal"),
         ("no-such-profile", 3, "is not defined"),
