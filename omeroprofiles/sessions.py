@@ -29,7 +29,14 @@ from .connection import ask, open_connection
 from .credentials.base import Credentials
 from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
-from .errors import AuthenticationFailed, ConfigError, ProfileError, ServerUnreachable, SessionOfAnotherUser
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    ConfigError,
+    ProfileError,
+    ServerUnreachable,
+    SessionOfAnotherUser,
+)
 from .login import Session, detach, dispose, session_for
 from .model import Profile
 from .sessionindex import Made, SessionIndex, digest, made_now
@@ -108,7 +115,9 @@ def login(profile: Profile, *, idle: float | None = None, ttl: float | None = No
     if user_token and profile.transport in ("ws", "wss"):
         raise ConfigError(f"profile '{profile.name}': omero-user-token's KEY@HOST:PORT cannot name a websocket "
                           f"server ({profile.url}); the programs that read it would connect over SSL")
-    conn = open_connection(profile.model_copy(update={"call_timeout": profile.timeout}))
+    # a login of its own, even for a share_session profile: `login` means it (and a server makes a
+    # long-lived session only from a session opened with a password)
+    conn = open_connection(profile.model_copy(update={"call_timeout": profile.timeout, "share_session": False}))
     made: list[str] = []
     stored: list[StoredSession] = []
     try:
@@ -200,29 +209,42 @@ def child_session(profile: Profile, *, idle: float = DEFAULT_CHILD_IDLE, ttl: fl
                   index: SessionIndex | None = None) -> ChildSession:
     """A new session of the profile's user, in the profile's group, that only its holder ends.
 
-    Made from the profile's own session (its shared one with ``share_session``) with
-    ``ISession.createUserSession``; for ``su`` profiles by the administrator
-    (``createSessionWithTimeouts``), since a real server refuses ``createUserSession`` from a
-    session an administrator made for someone else. Recorded for ``logout NAME``.
+    Made with ``ISession.createUserSession``, which a real server allows only from a session
+    opened with a password (its ``HasPassword`` role): from the profile's shared session after
+    ``setSecurityPassword`` (one password check, no new login), else from a login of its own. For
+    ``su`` profiles the administrator makes it (``createSessionWithTimeouts``), as a server refuses
+    ``createUserSession`` from a session made for someone else; profiles that join a session by
+    key have no password to show, and are refused with that reason. Recorded for ``logout NAME``.
     """
     from .connection import establish
+    from .fetch import remembered_credentials
 
     bounded = profile.model_copy(update={"call_timeout": profile.timeout})
     if profile.su:
         child = _su_child(bounded, idle, ttl)
     else:
+        credentials, _ = remembered_credentials(profile)
+        if credentials.password is None:
+            raise AccessDenied(f"profile '{profile.name}' joins a session by key ({profile.source}): an OMERO "
+                               "server makes child sessions only for a session opened with a password",
+                               hint="use a profile that logs in with a password (or su) for env --session")
         parent = establish(bounded)
         try:
-            child = _ask(bounded, parent, lambda client: _child_from(client, profile, idle, ttl))
+            child = _ask(bounded, parent, lambda client: _child_from(client, profile, idle, ttl,
+                                                                     credentials if parent.joined else None))
         finally:
             dispose(parent.client, kill=not parent.joined)
     _record(child, profile, index or SessionIndex(), kind="child")
     return child
 
 
-def _child_from(client: Any, profile: Profile, idle: float, ttl: float) -> ChildSession:
+def _child_from(client: Any, profile: Profile, idle: float, ttl: float,
+                prove: Credentials | None) -> ChildSession:
+    """``prove``: a joined session first shows the password (``setSecurityPassword``), as a login would have."""
     ms = max(1, int(profile.timeout * 1000))
     sf = client.getSession().ice_invocationTimeout(ms)
+    if prove is not None and prove.password is not None:
+        sf.setSecurityPassword(prove.password.get_secret_value())
     ec = sf.getAdminService().ice_invocationTimeout(ms).getEventContext()
     made = sf.getSessionService().ice_invocationTimeout(ms).createUserSession(
         int(ttl * 1000), int(idle * 1000), ec.groupName)
