@@ -273,3 +273,17 @@ def test_an_su_profile_child_is_made_by_the_administrator_and_ended_by_logout(om
     assert result.exit_code == 0, result.stderr
     assert ("child", True) in {(r["kind"], r["ended"]) for r in json.loads(result.stdout)["sessions"]}
     assert _live(omero_server, "bob") == set()
+
+
+def test_env_session_for_a_profile_that_joins_by_key_is_refused_with_the_reason(omero_server, write_user, store, run):
+    write_user(f'[profiles.cli]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
+               'credentials = { source = "omero-login", username = "alice" }\n')
+    cli = CLI()
+    cli.loadplugins()
+    cli.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.ssl_port), "-u", "alice", "-w", "alice-pw",
+                "-q"], strict=True)
+    result = run("env", "cli", "--session")
+    assert result.exit_code == 7, result.stderr
+    assert "makes child sessions only for a session opened with a password" in result.stderr
+    assert "OMERO_SESSION_KEY" not in result.stdout
+    _end_all(omero_server, "alice")
