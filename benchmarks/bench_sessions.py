@@ -11,6 +11,11 @@
   on what a login costs the server, so all three are shown.
 - Dask, 4 workers x 200 tasks: logins and tasks/s with ``OmeroPlugin`` against every task calling
   get_conn itself; then the shared session expires mid-run: logins afterwards, errors seen by tasks.
+- One shared session per group: 64 processes at once spread over 1, 2 and 4 ``share_session``
+  profiles of one user that differ only in ``group``: logins counted (one per group) and wall time
+  against the one-group run.
+- A child session (``env --session``: the shared session joined, ``createUserSession``, left)
+  against joining the shared session (``get_conn`` + ``close``), same profile, same run.
 """
 
 from __future__ import annotations
@@ -165,6 +170,71 @@ def dask(server) -> None:
     _cleanup(server)
 
 
+GROUPS = ["g1", "g2", "g3", "g4"]
+GROUP_USERS = {
+    "groups": {g: {"permissions": "rw----"} for g in GROUPS},
+    "users": {"alice": {"password": "alice-pw", "groups": GROUPS}},
+}
+
+
+def _group_profiles(server, tmp: Path) -> None:
+    plain = '{ source = "plain", username = "alice", password = "alice-pw" }'
+    path = tmp / "groups.toml"
+    path.write_text(f'[defaults]\nhost = "{server.host}"\nport = {server.ssl_port}\nkeepalive = 0\ntimeout = 120\n'
+                    + "".join(f'[profiles.{g}]\nshare_session = true\ngroup = "{g}"\ncredentials = {plain}\n'
+                              for g in GROUPS))
+    os.environ.update(OMERO_PROFILES_FILE=str(path), XDG_STATE_HOME=str(tmp / "group-state"),
+                      OMERO_SESSIONDIR=str(tmp / "group-sessions"))
+
+
+def _end_all(server) -> None:
+    for session in server.sessions():
+        server.close_session(session["uuid"])
+
+
+def groups_sharing(server) -> None:
+    rows = []
+    base = None
+    for n in (1, 2, 4):
+        names = [GROUPS[i % n] for i in range(PROCESSES)]
+        before = server.counters()["logins"]
+        started = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER.format(name=name)], stdout=subprocess.PIPE,
+                                  text=True) for name in names]
+        for p in procs:
+            p.communicate()
+        elapsed = time.perf_counter() - started
+        assert all(p.returncode == 0 for p in procs)
+        logins = server.counters()["logins"] - before
+        base = base or elapsed
+        rows.append((f"{n} group(s): {logins} login(s)", elapsed, "1.00x (baseline)" if n == 1 else
+                     f"{elapsed / base:.2f}x"))
+        _end_all(server)
+    print_table(f"{PROCESSES} processes at once over 1, 2 and 4 share_session profiles (one per group), wall time",
+                rows)
+
+
+def child_vs_join(server) -> None:
+    from omeroprofiles import get_conn, load_profile
+    from omeroprofiles.sessions import child_session
+
+    profile = load_profile("shared")
+
+    def join() -> None:
+        get_conn("shared").close()
+
+    def child() -> None:
+        child_session(profile)
+
+    join()  # the shared session exists: both join it
+    base, ours = median_pair(join, child, REPEAT)
+    print_table(f"a child session (env --session) against a join of the shared session (median of {REPEAT})", [
+        ("get_conn('shared') + close: join", base, "1.00x (baseline)"),
+        ("child_session('shared'): join + createUserSession + leave", ours, f"{ours / base:.2f}x"),
+    ])
+    _end_all(server)
+
+
 def main() -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")  # the workers inherit it: no log noise
     from omero_standin import running_server
@@ -174,7 +244,11 @@ def main() -> None:
             _profiles(server, Path(tmp))
             join_vs_login(server, 0.0)
             many_processes(server, 0.0)
+            child_vs_join(server)
             dask(server)
+        with running_server(GROUP_USERS, ws=False, wss=False) as server:
+            _group_profiles(server, Path(tmp))
+            groups_sharing(server)
         with running_server(ws=False, wss=False, login_delay=0.2) as server:
             _profiles(server, Path(tmp))
             join_vs_login(server, 0.2)

@@ -17,6 +17,7 @@ from .errors import (
     ProfileError,
     ProfileNotFound,
     ServerUnreachable,
+    SessionOfAnotherUser,
 )
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ProfileError",
     "ProfileNotFound",
     "ServerUnreachable",
+    "SessionOfAnotherUser",
     "connect",
     "get_conn",
     "hookimpl",

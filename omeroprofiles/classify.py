@@ -10,13 +10,42 @@ Ice exception's text can hold a session key (the identity of the session's Servi
 
 from __future__ import annotations
 
+import re
+
 from .errors import AccessDenied, AuthenticationFailed, ProfileError, ServerUnreachable
 from .model import Profile
+from .text import printable
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def where(profile: Profile, user: str | None = None) -> str:
     """``profile 'x' (ssl://host:port)``, and `` as 'user'`` when the user is known: how messages start."""
     return f"profile '{profile.name}' ({profile.url})" + (f" as '{user}'" if user else "")
+
+
+def server_reason(exc: BaseException) -> str:
+    """The server's own words for a refusal, safe to show: its first line, session keys (any UUID) masked."""
+    message = str(getattr(exc, "message", "") or "").strip().splitlines()
+    reason = _UUID.sub("<uuid>", message[0] if message else "")
+    return printable(reason[:300])
+
+
+def server_refusal(exc: BaseException, profile: Profile, *, user: str | None, action: str) -> ProfileError:
+    """The ProfileError for a server that refused ``action`` (an OMERO ServerError), with its reason.
+
+    A refusal (SecurityViolation; ApiUsage/Validation for a bad user, group or value; the user
+    removed meanwhile) is exit 7; anything else is classified as any call's failure."""
+    import omero
+
+    name = type(exc).__name__
+    if isinstance(exc, omero.SecurityViolation | omero.ApiUsageException | omero.ValidationException
+                  | omero.RemovedSessionException):
+        reason = server_reason(exc)
+        return AccessDenied(f"{where(profile, user)}: the server refused {action}"
+                            + (f": {reason}" if reason else "") + f" ({name})")
+    mapped = classify_call(exc, profile, user=user, timeout=profile.call_timeout)
+    return mapped if mapped is not None else ServerUnreachable(f"{where(profile, user)}: {action} failed ({name})")
 
 
 def no_answer(profile: Profile, *, user: str | None, timeout: float) -> ServerUnreachable:
@@ -106,7 +135,8 @@ def classify_call(exc: BaseException, profile: Profile, *, user: str | None,
     if isinstance(exc, omero.SessionTimeoutException | omero.RemovedSessionException | Ice.ObjectNotExistException):
         return AuthenticationFailed(f"{at}: the session ended on the server (expired or closed); connect again")
     if isinstance(exc, omero.SecurityViolation):
-        return AccessDenied(f"{at}: access denied ({name})")
+        reason = server_reason(exc)
+        return AccessDenied(f"{at}: access denied ({name})" + (f": {reason}" if reason else ""))
     if isinstance(exc, Ice.CommunicatorDestroyedException):
         return None  # the connection was closed here, then used: a caller's mistake, not the server
     if isinstance(exc, Ice.LocalException):

@@ -420,10 +420,12 @@ def groups(state: State, name: str | None, as_json: bool) -> None:
 @click.argument("name", required=False, shell_complete=_complete_profiles)
 @click.option("--idle", metavar="DURATION", help="A long-lived session: idle timeout (e.g. 2h).")
 @click.option("--ttl", metavar="DURATION", help="A long-lived session: lifetime (e.g. 7d).")
+@click.option("--user-token", is_flag=True,
+              help="Also write omero-user-token's file ($OMERO_USER_TOKEN_DIR/token), for tools that read it.")
 @click.option("--show-key", is_flag=True, help="Also print the session key (a secret: anyone with it is you).")
 @json_option
 @pass_state
-def login(state: State, name: str | None, idle: str | None, ttl: str | None, show_key: bool,
+def login(state: State, name: str | None, idle: str | None, ttl: str | None, user_token: bool, show_key: bool,
           as_json: bool) -> None:
     """Log in and store the session where `omero login` does, for `omero` and `source = "omero-login"`."""
     from .active import select
@@ -434,19 +436,26 @@ def login(state: State, name: str | None, idle: str | None, ttl: str | None, sho
     config = state.config()
     profile = config.resolve(select(config, name).name)
     result = store_login(profile, idle=None if idle is None else parse_duration(idle),
-                         ttl=None if ttl is None else parse_duration(ttl))
+                         ttl=None if ttl is None else parse_duration(ttl), user_token=user_token)
     data = result.as_json(show_key=show_key)
     if as_json:
         _echo_json(data)
         return
-    limits = [f"idle timeout {_duration(result.time_to_idle_s)}" if result.time_to_idle_s else "no idle timeout",
-              f"expires {data['expires']}" if result.time_to_live_s else "no time limit"]
     via = f" (su by {result.su_by})" if result.su_by else ""
     click.echo(printable(f"Logged in to {result.host}:{result.port} as {result.user}{via}, group {result.group}; "
-                         f"{', '.join(limits)}."))  # names the server reports: never raw control characters
+                         f"{_limits(result.time_to_idle_s, result.time_to_live_s)}."))  # never raw control chars
     click.echo(printable(f"Stored in {result.store}: `omero` commands and source = \"omero-login\" profiles use it."))
+    if result.token:
+        click.echo(printable(f"User token written to {result.token} (omero-user-token's file)."))
     if show_key:
         click.echo(f"session key: {data['session_key']}")
+
+
+def _limits(time_to_idle_s: float, time_to_live_s: float) -> str:
+    from .sessions import _expires
+
+    return ", ".join([f"idle timeout {_duration(time_to_idle_s)}" if time_to_idle_s else "no idle timeout",
+                      f"expires {_expires(time_to_live_s)}" if time_to_live_s else "no time limit"])
 
 
 def _duration(seconds: float) -> str:
@@ -458,49 +467,84 @@ def _duration(seconds: float) -> str:
 
 @cli.command()
 @click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--all", "everything", is_flag=True,
+              help="End every stored session of the profile's user on that server, also those `omero login` made.")
+@click.option("--yes", is_flag=True, help="With --all: do not ask first.")
+@json_option
 @pass_state
-def logout(state: State, name: str | None) -> None:
-    """End the session `login` stored for the profile (for everyone using it) and remove it from the store."""
+def logout(state: State, name: str | None, everything: bool, yes: bool, as_json: bool) -> None:
+    """End the sessions this profile made (login, shared, children) for everyone, and forget them.
+
+    Sessions made otherwise (`omero login`, other profiles) are left alone; --all ends every
+    stored session of the profile's user on that server. Nothing to end is not an error (exit 0).
+    """
     from .active import select
     from .sessions import logout as end_sessions
+    from .text import printable
 
     config = state.config()
     profile = config.resolve(select(config, name).name)
-    ended = end_sessions(profile)
-    click.echo(f"Ended {ended} stored session(s) of profile '{profile.name}'.", err=True)
+    if everything and not yes and sys.stdin.isatty() and not as_json:
+        click.confirm(f"End every stored session of profile '{profile.name}''s user on {profile.display_address()}, "
+                      "also those made by `omero login`?", abort=True, err=True)
+    report = end_sessions(profile, everything=everything)
+    if as_json:
+        _echo_json({"profile": profile.name, "sessions": [r.as_json() for r in report]})
+        return
+    if not report:
+        said = (f"no stored session of profile '{profile.name}''s user on {profile.display_address()}" if everything
+                else f"no session of profile '{profile.name}' is recorded (sessions made by `omero login`: "
+                     f"omero-profile logout {profile.name} --all)")
+        click.echo(printable(f"Nothing to end: {said}."), err=True)
+        return
+    for row in report:
+        click.echo(printable(row.describe()), err=True)
 
 
 @cli.command("env")
 @click.argument("name", shell_complete=_complete_profiles)
 @click.option("--session", "with_session", is_flag=True,
-              help="Also join (or create) the profile's shared session and print OMERO_HOST, OMERO_PORT and "
-                   "OMERO_SESSION_KEY: this REVEALS the session key.")
+              help="Also make a child session of the profile's user and export its key (OMERO_SESSION_KEY, and "
+                   "OMERO_USER/OMERO_PASS for ezomero): this REVEALS a session key.")
+@click.option("--idle", metavar="DURATION", help="With --session: the child's idle timeout (default 1h).")
+@click.option("--ttl", metavar="DURATION", help="With --session: the child's lifetime (default 1d).")
 @click.option("--shell", type=click.Choice(["sh", "bash", "zsh", "dash", "fish", "pwsh"]),
               help="pwsh: PowerShell syntax; any other (the default, except on Windows): one that bash, zsh, dash and "
                    "fish all read. Never guessed from $SHELL; every value is quoted to be safe in all of them.")
 @pass_state
-def env_(state: State, name: str, with_session: bool, shell: str | None) -> None:
+def env_(state: State, name: str, with_session: bool, idle: str | None, ttl: str | None,
+         shell: str | None) -> None:
     """Print the exports a batch job needs: eval "$(omero-profile env prod)" in the job script.
 
     Without --session only OMERO_PROFILE (no network, no secret): the job reads the profile itself.
-    With --session, the session key: anyone who has it acts as you until the session ends.
+    With --session, a child session of its own: other programs (ezomero, omero-py scripts) join it
+    with no password, and one that ends it (ezomero's conn.close() does) ends only that child,
+    never the profile's shared session. `omero-profile logout NAME` ends it too.
     """
     from .active import export_line
 
     config = state.config()
     profile = config.resolve(name)
-    exports = {"OMERO_PROFILE": profile.name}
+    lines = [export_line("OMERO_PROFILE", profile.name, shell)]  # refused (exit 2) before any session is made
     if with_session:
-        from .connection import establish_new
-        from .login import dispose
-        from .shared import establish_shared
+        from .sessions import DEFAULT_CHILD_IDLE, DEFAULT_CHILD_TTL, child_session, end_child, parse_duration
+        from .text import printable
 
-        session = establish_shared(profile, open_new=establish_new)
-        exports.update(OMERO_HOST=profile.host if profile.address.transport else profile.hostname,
-                       OMERO_PORT=str(profile.port), OMERO_SESSION_KEY=session.client.getSessionId())
-        dispose(session.client, kill=False)
-    for variable, value in exports.items():
-        click.echo(export_line(variable, value, shell))
+        child = child_session(profile, idle=DEFAULT_CHILD_IDLE if idle is None else parse_duration(idle),
+                              ttl=DEFAULT_CHILD_TTL if ttl is None else parse_duration(ttl))
+        key = child.key.get_secret_value()
+        exports = dict(OMERO_HOST=profile.client_host, OMERO_PORT=str(child.port), OMERO_SESSION_KEY=key,
+                       OMERO_USER=key, OMERO_PASS=key, OMERO_SECURE=str(profile.secure),
+                       OMERO_GROUP="" if profile.group in (None, -1) else child.group)
+        try:  # every line before any is printed: a value refused for a shell leaves no session behind
+            lines += [export_line(variable, value, shell) for variable, value in exports.items()]
+        except BaseException:
+            end_child(profile, child)
+            raise
+        click.echo(printable(f"child session of {child.user} in group {child.group}: "
+                             f"{_limits(child.time_to_idle_s, child.time_to_live_s)}"), err=True)
+    for line in lines:
+        click.echo(line)
 
 
 @cli.group()

@@ -13,15 +13,18 @@ from typing import Any, TypeVar
 
 from .classify import classify_call, no_answer
 from .credentials.base import Credentials
+from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
+from .errors import SessionOfAnotherUser
 from .fetch import credential_seconds, fetch_credentials, with_credentials
 from .gateway import ProfileGateway
 from .login import Session, dispose, session_for
 from .model import Profile
+from .sessionstore import SessionStore
 from .shared import establish_shared
 from .su import become
 
-__all__ = ["answer", "ask", "establish", "establish_new", "fetch_credentials", "open_connection"]
+__all__ = ["answer", "ask", "establish", "establish_new", "establish_with", "fetch_credentials", "open_connection"]
 A = TypeVar("A")
 
 
@@ -36,7 +39,9 @@ def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
     elapsed_ms = (time.monotonic() - started) * 1000 - credentials_ms
     try:
         return ProfileGateway(session, profile=profile, elapsed_ms=elapsed_ms, credentials_ms=credentials_ms,
-                              reopen=(lambda: establish(profile)) if reconnect else None)
+                              reopen=(lambda: establish(profile)) if reconnect else None,
+                              private=lambda group_id: establish_new(
+                                  profile.model_copy(update={"group": group_id, "share_session": False})))
     except BaseException as exc:
         dispose(session.client, kill=not session.joined)
         mapped = classify_call(exc, profile, user=session.user, timeout=profile.call_timeout) \
@@ -54,21 +59,32 @@ def establish(profile: Profile) -> Session:
 
 
 def establish_new(profile: Profile) -> Session:
-    """Fetch credentials, then open the session the profile describes (login, join or su).
+    """Fetch credentials, then open the session the profile describes (login, join or su)."""
+    def open_session(credentials: Credentials) -> Session:
+        if profile.su:
+            return become(profile, credentials)
+        return session_for(profile, credentials, group=profile.group)
+
+    return establish_with(profile, open_session)
+
+
+def establish_with(profile: Profile, open_session: Callable[[Credentials], Session]) -> Session:
+    """Fetch credentials, then ``open_session(credentials)`` within the profile ``timeout``.
 
     Credentials come first, outside the clock (a person may be typing a password), and at most
     once per process (``fetch``); the network part is bounded by ``profile.timeout`` as a whole.
     """
     def attempt(credentials: Credentials) -> Session:
-        def open_session() -> Session:
-            if profile.su:
-                return become(profile, credentials)
-            return session_for(profile, credentials, group=profile.group)
-
         try:
-            return run_bounded(profile.timeout, open_session, discard)
+            return run_bounded(profile.timeout, lambda: open_session(credentials), discard)
         except DeadlineExceeded:
             raise no_answer(profile, user=credentials.username, timeout=profile.timeout) from None
+        except SessionOfAnotherUser as exc:
+            if credentials.session_key is not None and \
+                    SessionStore().remove_key(store_host(profile), exc.expected,
+                                              credentials.session_key.get_secret_value()):
+                exc.hint = "the stored session file that named it was removed; check who can write to the store"
+            raise
 
     def discard(late: Session) -> None:
         dispose(late.client, kill=not late.joined)

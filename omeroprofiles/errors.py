@@ -30,7 +30,10 @@ def report_lines(exc: ProfileError, prog: str) -> list[str]:
 
     One wording for the click command line and for ``quick`` (which answers ``current`` without
     it): they must print the same bytes."""
-    lines = [f"{prog}: error: {printable(line)}" for line in str(exc).splitlines() or [type(exc).__name__]]
+    # one line per problem of a configuration error (each escaped by Problem), else exactly one line:
+    # text from a source, a server or a plugin can never add a line that looks like ours
+    problems = [str(p) for p in getattr(exc, "problems", [])]
+    lines = [f"{prog}: error: {line}" for line in problems or [printable(str(exc) or type(exc).__name__)]]
     if exc.hint:
         lines.append(f"{prog}: hint: {printable(exc.hint)}")
     return lines
@@ -103,6 +106,18 @@ class AuthenticationFailed(ProfileError):
     """The server rejected the username/password or the session key (exit 6)."""
 
     exit_code = 6
+
+
+class SessionOfAnotherUser(AuthenticationFailed):
+    """A joined session belongs to another user than the profile's (exit 6): never used.
+
+    ``expected`` and ``found`` are the two user names (a planted session file, a stale key).
+    """
+
+    def __init__(self, message: str, *, expected: str, found: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.found = found
 
 
 class AccessDenied(ProfileError):

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import SecretBytes, SecretStr
 
 from .credentials.base import Credentials
-from .errors import AuthenticationFailed, CredentialError, ProfileError
+from .errors import AuthenticationFailed, CredentialError, ProfileError, SessionOfAnotherUser
 from .model import Profile
 from .plugins import get_registry
 from .resolve import UnavailableSource
@@ -81,7 +81,37 @@ def fetch_credentials(profile: Profile) -> Credentials:
     if not isinstance(credentials, Credentials):
         raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' returned "
                               f"{type(credentials).__name__}, not Credentials")
+    problem = unusable(credentials)
+    if problem:
+        raise CredentialError(f"profile '{profile.name}': credential source '{profile.source}' gave {problem}")
     return credentials
+
+
+def unusable(credentials: Credentials) -> str | None:
+    """What in ``credentials`` cannot be sent to a server, in words that quote no secret; None if all is well.
+
+    A password that is not Unicode text (a lone surrogate: what Python makes of a byte that is not
+    UTF-8 in an environment variable) crashes Ice's ``createSession`` with a segmentation fault,
+    and a control character in a user name or session key would forge lines in messages.
+    """
+    for what, value in (("a password", credentials.password), ("a session key", credentials.session_key),
+                        *(("a fallback session key", key) for key in credentials.fallback_session_keys)):
+        text = value.get_secret_value() if value is not None else ""
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{what} that is not valid Unicode text (an undecodable byte?)"
+        if what != "a password" and any(c.isspace() or not c.isprintable() for c in text):
+            return f"{what} with a space or control character"
+    for what, name in (("a user name", credentials.username), ("an expected user name", credentials.expected_user)):
+        if name is not None and (not name.isprintable() or name != name.strip()):
+            return f"{what} with a control character or surrounding spaces"
+        if name is not None:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{what} that is not valid Unicode text"
+    return None
 
 
 def _fresh(credentials: Credentials) -> bool:
@@ -133,13 +163,19 @@ def with_credentials(profile: Profile, use: Callable[[Credentials], T]) -> T:
 
 
 def _each_attempt(credentials: Credentials, use: Callable[[Credentials], T]) -> T:
+    """Each attempt in turn; if all are rejected, a session of another user is what is reported (it matters most)."""
     attempts = credentials.attempts()
+    foreign: SessionOfAnotherUser | None = None
     for index, attempt in enumerate(attempts):
         try:
             return use(attempt)
         except AuthenticationFailed as exc:
+            if isinstance(exc, SessionOfAnotherUser):
+                foreign = foreign or exc
             if index + 1 < len(attempts):
                 continue
+            if foreign is not None:
+                raise foreign from None
             if credentials.rejected_hint and not exc.hint:
                 exc.hint = credentials.rejected_hint
             raise

@@ -89,8 +89,10 @@ class ProfileGateway(BlitzGateway):
     """
 
     def __init__(self, session: Session, *, profile: Profile, elapsed_ms: float, credentials_ms: float = 0.0,
-                 reopen: Callable[[], Session] | None = None) -> None:
+                 reopen: Callable[[], Session] | None = None,
+                 private: Callable[[int], Session] | None = None) -> None:
         self._reopen = reopen
+        self._private = private
         super().__init__(client_obj=session.client)
         self.profile = profile
         self.su = profile.su
@@ -115,6 +117,7 @@ class ProfileGateway(BlitzGateway):
 
     def _take(self, session: Session) -> None:
         self.joined = session.joined
+        self.shared = session.shared
         self.call_group = session.call_group
         self.su_by = session.su_by
         self.login_user = session.user
@@ -153,12 +156,35 @@ class ProfileGateway(BlitzGateway):
         self._sessionUuid = None
         self._proxies = NoProxies()
 
+    # -- groups: never the shared session's ---------------------------------------------------
+    def setGroupForSession(self, groupid: int) -> bool | None:  # noqa: N802, N803 - BlitzGateway's names
+        """Switch this connection's group. On a shared session (``share_session``) that would switch
+        every process sharing it, so this connection moves to a private session in that group
+        instead (one login, as the profile logs in without sharing); the others are untouched."""
+        if not self.shared or self._private is None:
+            return super().setGroupForSession(groupid)
+        ec = self.getEventContext()
+        if ec.groupId == groupid:
+            return None
+        if groupid not in ec.memberOfGroups and 0 not in ec.memberOfGroups:
+            return False
+        private = self._private
+        self._switch_to(private(groupid))
+        if self._reopen is not None:
+            self._reopen = lambda: private(groupid)
+        self._lastGroupId = ec.groupId
+        return True
+
     # -- re-opening after session expiry ------------------------------------------------------
     def reconnect(self) -> None:
         """Open a fresh session from the profile (credentials fetched again) and switch to it."""
         if self._reopen is None:
             raise RuntimeError("this connection was opened without reconnect=True")
-        session = self._reopen()
+        self._switch_to(self._reopen())
+        self.reconnects += 1
+
+    def _switch_to(self, session: Session) -> None:
+        """Make ``session`` this connection's; services held keep working, the old client is dropped."""
         old = self.c
         self.c = session.client
         self._take(session)
@@ -173,9 +199,8 @@ class ProfileGateway(BlitzGateway):
         self._createProxies()  # omero-py re-syncs existing wrappers to the new session
         self.SERVICE_OPTS = self.createServiceOptsDict()
         self._apply_call_group()
-        self.reconnects += 1
         if old is not None:
-            dispose(old, kill=False)  # the old session is gone already: only drop the client
+            dispose(old, kill=False)  # gone already, or shared with others: only drop the client
 
     def connect(self, sUuid: str | None = None) -> bool:  # noqa: N803 - BlitzGateway's signature
         """Called by omero-py's service wrappers when the session is lost: re-open if allowed."""

@@ -23,8 +23,9 @@ from typing import Any
 from .classify import classify, where
 from .credentials.base import Credentials
 from .deadline import track
-from .errors import AccessDenied, ProfileError
+from .errors import AccessDenied, AuthenticationFailed, ProfileError, SessionOfAnotherUser
 from .model import Profile
+from .text import printable
 
 log = logging.getLogger(__name__)
 AGENT = "omero-profiles"
@@ -51,6 +52,8 @@ class Session:
     """The administrator who opened this session for the su target."""
     user: str | None = None
     """The user name the session was opened with, when known (for messages)."""
+    shared: bool = False
+    """A session many processes share (``share_session``): nothing here may change it for the others."""
 
 
 def new_client(profile: Profile, props: dict[str, str] | None = None) -> Any:
@@ -79,7 +82,7 @@ def new_client(profile: Profile, props: dict[str, str] | None = None) -> Any:
         if "Ice.Default.Router" in props:
             client = omero.client(pmap=props)
         else:
-            host = profile.host if profile.address.transport else profile.hostname
+            host = profile.client_host
             client = omero.client(host=host, port=profile.port, pmap=props)
     except Exception as exc:
         raise classify(exc, profile, user=None, timeout=profile.timeout) or exc from exc
@@ -92,12 +95,17 @@ def new_client(profile: Profile, props: dict[str, str] | None = None) -> Any:
     return client
 
 
+class GroupMoved(AuthenticationFailed):
+    """A joined session is no longer in the group it was made in (``omero sessions group``): not for us."""
+
+
 def session_for(profile: Profile, credentials: Credentials, *, group: int | str | None,
-                owned: bool | None = None) -> Session:
+                owned: bool | None = None, made_in_group: int | None = None) -> Session:
     """Log in (or join), switch to plain TCP if not secure, apply and verify the group.
 
     ``owned``: the session is ours to end (default: unless it was joined by key; su joins the
-    session it created for its target, and owns it).
+    session it created for its target, and owns it). ``made_in_group``: a joined session must
+    still be in this group (a shared session made for a profile's group), else GroupMoved.
     """
     joined = credentials.session_key is not None
     owned = not joined if owned is None else owned
@@ -105,7 +113,10 @@ def session_for(profile: Profile, credentials: Credentials, *, group: int | str 
     client = new_client(profile)
     try:
         _start_session(client, profile, credentials, login_group, owned)
-        call_group = _apply_group(client, profile, credentials, group, joined)
+        ec = _check_owner(client, profile, credentials) if joined else None
+        if made_in_group is not None and (ec or _event_context(client)).groupId != made_in_group:
+            raise GroupMoved(f"{where(profile)}: the stored session was moved to another group")
+        call_group = _apply_group(client, profile, credentials, group, joined, ec)
         client = _maybe_insecure(client, profile, owned)
         if profile.keepalive > 0:
             client.enableKeepAlive(profile.keepalive)
@@ -143,8 +154,40 @@ def _start_session(client: Any, profile: Profile, credentials: Credentials, logi
             context.remove("omero.group")
 
 
+def _check_owner(client: Any, profile: Profile, credentials: Credentials) -> Any:
+    """The joined session's event context, after making sure it is the expected user's session.
+
+    A session key can come from a file someone else wrote (a group-writable session store, a
+    copied token): joining it would make every call as that session's user. Returns None, with
+    no call made, when nobody said whose session it must be.
+    """
+    expected = credentials.expected_user
+    if expected is None:
+        return None
+    ec = _event_context(client)
+    if ec.userName != expected:
+        raise SessionOfAnotherUser(
+            f"{where(profile)}: the session joined belongs to '{printable(ec.userName)}', not to "
+            f"'{printable(expected)}' as the profile expects; it was left at once and not used",
+            expected=expected, found=ec.userName,
+            hint="the session key came from a file or variable that holds another user's session: "
+                 "check who can write there")
+    return ec
+
+
+def _event_context(client: Any) -> Any:
+    return client.getSession().getAdminService().getEventContext()
+
+
+def event_context_within(client: Any, seconds: float) -> Any:
+    """The session's event context, the call bounded by ``seconds`` (not the longer call_timeout)."""
+    ms = max(1, int(seconds * 1000))
+    return client.getSession().ice_invocationTimeout(ms).getAdminService().ice_invocationTimeout(ms) \
+        .getEventContext()
+
+
 def _apply_group(client: Any, profile: Profile, credentials: Credentials, group: int | str | None,
-                 joined: bool) -> int | None:
+                 joined: bool, ec: Any = None) -> int | None:
     """Make the session's group the requested one, or raise AccessDenied. Returns a per-call group."""
     import omero
     import omero.model
@@ -152,13 +195,13 @@ def _apply_group(client: Any, profile: Profile, credentials: Credentials, group:
     if group is None:
         return None
     admin = client.getSession().getAdminService()
-    user = credentials.username
-    try:
-        ec = admin.getEventContext()
-    except omero.SecurityViolation:
-        # What OMERO does for a login group the user is not in (BlitzGateway would silently
-        # fall back to the default group here). Log in once more, without it, to name the groups.
-        raise _not_member_after_login(profile, credentials, group) from None
+    if ec is None:
+        try:
+            ec = admin.getEventContext()
+        except omero.SecurityViolation:
+            # What OMERO does for a login group the user is not in (BlitzGateway would silently
+            # fall back to the default group here). Log in once more, without it, to name the groups.
+            raise _not_member_after_login(profile, credentials, group) from None
     user = ec.userName
     if group == -1:
         return -1

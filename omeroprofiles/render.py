@@ -57,6 +57,10 @@ def show_lines(data: dict[str, Any], origin: dict[str, str], heading: str) -> li
     return out
 
 
+_GROUP_FROM = {"default": ", the user's default group",
+               "joined session": ", the joined session's current group (the profile sets none)"}
+
+
 def connection_lines(info: dict[str, Any]) -> list[str]:
     """``test``: who and where a live connection is."""
     admin = "no"
@@ -72,7 +76,7 @@ def connection_lines(info: dict[str, Any]) -> list[str]:
                    + (" (encrypted)" if info["encrypted"] else " (NOT encrypted)")),
         ("user", f"{info['user']['name']} (id {info['user']['id']})"
                  + (f", via su by {info['su_by']}" if info["su"] else "")),
-        ("group", f"{group['name']} (id {group['id']})"),
+        ("group", f"{group['name']} (id {group['id']})" + _GROUP_FROM.get(group.get("from"), "")),
         ("admin", admin),
         ("elapsed", f"{info['elapsed_ms']:.0f} ms to connect, after {info['credentials_ms']:.0f} ms getting "
                     "credentials"),

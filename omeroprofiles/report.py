@@ -16,6 +16,8 @@ def describe(conn: Any) -> dict[str, Any]:
         group = {"name": "(all groups)", "id": -1, "session_group": {"name": ec.groupName, "id": ec.groupId}}
     elif conn.call_group is not None:
         group = {"name": conn.getObject("ExperimenterGroup", conn.call_group).getName(), "id": conn.call_group}
+    # where the group came from: the profile, the user's default (a new login), or a session we joined
+    group["from"] = "profile" if profile.group is not None else "joined session" if conn.joined else "default"
     transport = "tcp" if not conn.c.isSecure() and profile.transport == "ssl" else profile.transport
     return {
         "profile": profile.name,

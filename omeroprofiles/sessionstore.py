@@ -17,14 +17,21 @@ store is offline.
 Names in the store come from places we do not control (the user name and session key the server
 reports, ``._LASTUSER_``, whoever else can write there), so every one is checked to be a single
 file name before it becomes part of a path, and nothing below the store's root is followed if it
-is a symbolic link, read if it is not a regular file of a sane size, or trusted if another user
-owns it or anyone may write it. Otherwise ``logout`` could delete, and ``login`` overwrite, files
-anywhere (``user = "../../.ssh"``, a planted symlink), and a FIFO would block every connect.
+is a symbolic link or read if it is not a regular file of a sane size. Otherwise ``logout`` could
+delete, and ``login`` overwrite, files anywhere (``user = "../../.ssh"``, a planted symlink), and a
+FIFO would block every connect.
+
+Whom to trust is ``ownership``'s rule: a directory another user owns or anyone may write is
+neither read nor written; one the group may write (the OMERO CLI's under ``umask 002``) is read,
+but a file in it that another user owns is not. A file we read can still name someone else's
+session (whoever can write as us can write anything), so the connect layer checks the user of
+every session it joins; this module only keeps the obviously foreign out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -32,7 +39,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .errors import ConfigError
-from .filesystem import Unusable, read_regular
+from .filesystem import Unusable, read_regular, reason
+from .ownership import judge_directory, our_regular_file
 from .text import printable
 from .writing import atomic_write, locked
 
@@ -49,14 +57,20 @@ def usable_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and not any(c in name for c in separators)
 
 
-def _trusted_dir(path: Path) -> bool:
-    """A real directory (not a symlink), ours, that no other user may write to."""
-    try:
-        found = os.lstat(path)
-    except OSError:
+log = logging.getLogger(__name__)
+
+
+def _readable_dir(path: Path, *, follow: bool = False) -> bool:
+    """May sessions be read from ``path``? Says why not (and when the group may write it) under --debug."""
+    verdict = judge_directory(Path(os.path.realpath(path)) if follow else path)
+    if verdict.refusal is not None:
+        if verdict.refusal != "does not exist":
+            log.debug("session store: %s %s: nothing in it is read", printable(str(path)), verdict.refusal)
         return False
-    ours = not hasattr(os, "getuid") or found.st_uid == os.getuid()
-    return stat.S_ISDIR(found.st_mode) and ours and not found.st_mode & 0o002
+    if verdict.group_writable:
+        log.debug("session store: %s is group-writable: files in it that another user owns are ignored, "
+                  "and every session joined from it is checked to be the profile's user", printable(str(path)))
+    return True
 
 
 def store_dir() -> Path:
@@ -117,10 +131,22 @@ def _props(path: Path) -> dict[str, str] | None:
     return props
 
 
+def _consistent(path: Path, host: str, user: str, props: dict[str, str]) -> bool:
+    """The file says what its place says: its own key, user and host (a copied or planted file may not)."""
+    said = {"omero.sess": path.name, "omero.user": user, "omero.host": host}
+    wrong = [key for key, value in said.items() if props.get(key, value) != value]
+    if wrong:
+        log.debug("session store: %s ignored: its %s do not match where it is", printable(str(path.parent)),
+                  " and ".join(wrong))
+    return not wrong
+
+
 def _read_small(path: Path) -> str | None:
-    """The text of a small regular file (never a symlink, FIFO or device: those would block or mislead)."""
+    """The text of a small regular file of ours (never a symlink, FIFO, device or another user's file)."""
     try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
+        if not our_regular_file(path):
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                log.debug("session store: a file in %s ignored: another user owns it", printable(str(path.parent)))
             return None
         raw = read_regular(path, MAX_FILE_BYTES)
         text = raw.decode("utf-8").strip() if raw is not None else ""
@@ -145,14 +171,15 @@ class SessionStore:
 
     def _trusted_user_dir(self, host: str, user: str) -> Path | None:
         directory = self._user_dir(host, user)
-        if directory is None or not (_trusted_dir(directory.parent) and _trusted_dir(directory)):
+        if directory is None or not (_readable_dir(self.dir, follow=True) and _readable_dir(directory.parent)
+                                     and _readable_dir(directory)):
             return None
         return directory
 
     # -- reading --------------------------------------------------------------------------------
     def last_user(self, host: str) -> str | None:
         host_dir = self._host_dir(host)
-        if host_dir is None or not _trusted_dir(host_dir):
+        if host_dir is None or not (_readable_dir(self.dir, follow=True) and _readable_dir(host_dir)):
             return None
         user = _read_small(host_dir / "._LASTUSER_")
         return user if user is not None and usable_name(user) else None
@@ -169,7 +196,7 @@ class SessionStore:
         found = []
         for path in names:
             props = _props(path)
-            if props is not None:
+            if props is not None and _consistent(path, host, user, props):
                 found.append(StoredSession(path, host, user, props))
         found = [s for s in found if port is None or s.port == port]
         return sorted(found, key=lambda s: s.mtime, reverse=True)
@@ -199,27 +226,46 @@ class SessionStore:
         return StoredSession(path, host, user, props)
 
     def remove(self, session: StoredSession) -> None:
-        """Delete a session file, and the 'last session' pointer if it named it (never through a link)."""
+        """Delete a session file of ours, and the 'last session' pointer if it named it (never through a link)."""
         if self._trusted_user_dir(session.host, session.user) != session.path.parent:
             return
         for path in (session.path, session.path.parent / "._LASTSESS_"):
             if path == session.path or _read_small(path) == session.key:
                 with contextlib.suppress(OSError):
-                    if stat.S_ISREG(os.lstat(path).st_mode):
+                    if our_regular_file(path):
                         path.unlink()
 
+    def remove_key(self, host: str, user: str, key: str) -> bool:
+        """Delete the file of ``user`` on ``host`` that holds session ``key`` (any port); whether there was one."""
+        matches = [s for s in self.sessions(host, user) if s.key == key]
+        for stored in matches:
+            self.remove(stored)
+        return bool(matches)
+
     def _mkdirs(self, directory: Path) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for d in (directory.parent, directory):
-            with contextlib.suppress(FileExistsError):
-                d.mkdir(mode=0o700)
-            found = os.lstat(d)
-            if not stat.S_ISDIR(found.st_mode):
-                raise ConfigError(f"{d}: {_not_a_directory(found.st_mode)} in the session store; nothing was "
-                                  "written", hint=f"remove it: rm '{d}'")
+        """Create what is missing 0700; refuse (exit 2) a directory another user owns or anyone may write."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"{self.dir}: the session store cannot be created: {reason(exc)}; nothing was "
+                              "written") from None
         for d in (self.dir, directory.parent, directory):
+            if d != self.dir:
+                try:
+                    d.mkdir(mode=0o700)
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    raise ConfigError(f"{d}: cannot be created in the session store: {reason(exc)}; nothing was "
+                                      "written") from None
+            verdict = judge_directory(Path(os.path.realpath(d)) if d == self.dir else d)
+            if verdict.refusal is not None:
+                fix = f"remove it: rm '{d}'" if "not a directory" in verdict.refusal else \
+                    f"use a session store of your own (OMERO_SESSIONDIR), or: chmod 0700 '{d}' as its owner"
+                raise ConfigError(f"{d}: {verdict.refusal}, so no session is written there (another user could "
+                                  "read or replace it); nothing was written", hint=fix)
             with contextlib.suppress(OSError):
-                d.chmod(0o700)
+                d.chmod(0o700)  # ours: a session key is about to be written below it
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
@@ -228,7 +274,3 @@ class SessionStore:
                 raise ConfigError(f"{path}: is a symbolic link in the session store; nothing in the store is "
                                   "written through a link, so nothing was written", hint=f"remove it: rm '{path}'")
         atomic_write(path, text, new_mode=0o600, private=True)
-
-
-def _not_a_directory(mode: int) -> str:
-    return "is a symbolic link, not a directory" if stat.S_ISLNK(mode) else "is not a directory"

@@ -104,6 +104,12 @@ credentials = {{ source = "keyring", username = "alice" }}
 [profiles.dead-key]
 credentials = {{ source = "session", key_var = "CANARY_KEY" }}
 
+[profiles.dead-key-alice]
+credentials = {{ source = "session", key_var = "CANARY_KEY", username = "alice" }}
+
+[profiles.token]
+credentials = {{ source = "user-token", username = "alice" }}
+
 [profiles.stored]
 credentials = {{ source = "omero-login", username = "alice" }}
 """)
@@ -134,7 +140,9 @@ COMMANDS = [
     (("test", "command-bad-json"), 4), (("test", "command-garbled"), 4), (("test", "dead-key"), 6),
     (("groups", "dead-key"), 6), (("env", "env"), 0), (("env", "env-shared", "--session"), 0),
     (("password", "check", "keyring"), 0), (("login", "env", "--json"), 0), (("test", "stored"), 0),
-    (("logout", "env"), 0), (("set", "env", "description", "x"), 0), (("use", "keyring"), 0),
+    (("logout", "env"), 0), (("login", "env", "--user-token"), 0), (("test", "token"), 0),
+    (("logout", "env-shared", "--json"), 0), (("logout", "env", "--all", "--yes"), 0), (("test", "token"), 4),
+    (("test", "dead-key-alice"), 6), (("set", "env", "description", "x"), 0), (("use", "keyring"), 0),
     (("unset", "env", "description"), 0), (("set", "env", "credentials.password", PASSWORD), 2),
     (("add", "x", "--host", "h", "--source", "plain", "--cred", f"password={PASSWORD}"), 2),
     (("password", "set", "keyring", PASSWORD), 2),

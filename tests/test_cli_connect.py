@@ -25,7 +25,7 @@ def test_test_json_has_the_documented_keys(server, run):
     info = json.loads(result.stdout)
     assert {"profile", "user", "group", "admin", "host", "port", "secure", "elapsed_ms", "credentials_ms"} <= set(info)
     assert info["user"]["name"] == "alice"
-    assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id}
+    assert info["group"] == {"name": "alice-private", "id": server.users.groups["alice-private"].id, "from": "profile"}
     assert info["admin"] is False and info["port"] == server.ssl_port and info["secure"] is True
     assert info["elapsed_ms"] > 0
     assert server.session_count("alice") == 0  # test closes what it opened
@@ -89,7 +89,7 @@ def test_test_text_for_su_and_admins(server, run):
     [
         ("alice-bad-password", 6, "rejected the username or password"),
         ("alice-not-member", 7, "is not a member of group 'bob-private'"),
-        ("alice-as-bob", 7, "needs an administrator"),
+        ("alice-as-bob", 7, "neither an administrator nor an owner"),
         ("refused", 5, "connection refused"),
         ("alice-prompt", 4, "needs a terminal"),
         ("no-such-profile", 3, "is not defined"),

@@ -220,7 +220,7 @@ def test_su_by_full_admin_leaves_no_admin_session(server):
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
-        ("alice-as-bob", "'alice' is not one"),
+        ("alice-as-bob", "'alice' is neither an administrator nor an owner"),
         ("helpdesk-as-bob", "restricted administrator without the Sudo privilege"),
         ("root-as-nobody", "cannot su to 'nobody': no such user"),
         ("root-as-bob-wrong-group", "user 'bob' is not a member of group 'alice-private'"),

@@ -151,3 +151,33 @@ def test_user_token_file(write_user, tmp_path, monkeypatch):
     credentials = fetch_credentials(profile)
     assert credentials.session_key.get_secret_value() == "k-123"
     assert "omero_user_token set" in credentials.rejected_hint
+
+
+def test_a_password_that_is_not_unicode_is_exit_4_not_a_crash(omero_server, write_user, run):
+    """A byte that is not UTF-8 in $OMERO_PASSWORD becomes a lone surrogate, which crashed Ice (SIGSEGV)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = write_user(f'[profiles.e]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
+                      'credentials = { source = "env" }\n')
+    env = {**os.environ, "OMERO_PROFILES_FILE": str(path), "OMERO_USER": "alice"}
+    env_bytes = {k.encode(): v.encode() for k, v in env.items()}
+    env_bytes[b"OMERO_PASSWORD"] = b"pw\xff"
+    script = str(Path(sys.executable).with_name("omero-profile"))
+    done = subprocess.run([script, "test", "e"], env=env_bytes, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 4, (done.returncode, done.stderr)
+    assert "a password that is not valid Unicode text" in done.stderr
+
+
+def test_a_user_name_with_a_newline_is_one_line_and_exit_4(omero_server, write_user, run, monkeypatch):
+    write_user(f'[profiles.e]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
+               'credentials = { source = "env" }\n')
+    monkeypatch.setenv("OMERO_USER", "alice\nomero-profile: error: forged")
+    monkeypatch.setenv("OMERO_PASSWORD", "alice-pw")
+    result = run("test", "e")
+    assert result.exit_code == 4
+    assert [line for line in result.stderr.splitlines() if "error:" in line] == [
+        "omero-profile: error: profile 'e': credential source 'env' gave a user name with a control character or "
+        "surrounding spaces"]

@@ -184,9 +184,11 @@ def test_long_lived_login_uses_create_user_session(omero_server, profiles, store
     assert bad.exit_code == 2 and "'soon' is not a duration" in bad.stderr
 
 
-def test_logout_with_nothing_stored(profiles, store_dir, run):
-    result = run("logout", "alice")
-    assert result.exit_code == 6 and "no stored session to end" in result.stderr
+def test_logout_with_nothing_to_end_is_not_an_error(profiles, store_dir, run):
+    for args in (("logout", "alice"), ("logout", "alice", "--all", "--yes"), ("logout", "stored", "--all", "--yes")):
+        result = run(*args)
+        assert result.exit_code == 0 and "Nothing to end: no " in result.stderr, result.stderr
+    assert json.loads(run("logout", "alice", "--json").stdout) == {"profile": "alice", "sessions": []}
 
 
 def test_user_token_joins_and_a_dead_one_is_exit_6(omero_server, write_user, isolated_env, run, no_leaked_sessions):
@@ -209,5 +211,6 @@ def test_user_token_joins_and_a_dead_one_is_exit_6(omero_server, write_user, iso
     assert omero_server.close_session(key)
     result = run("--debug", "test", "t")
     assert result.exit_code == 6, result.stderr
-    assert "hint: the user token has expired or was ended; create one with: omero_user_token set" in result.stderr
+    assert "hint: the user token has expired or was ended; write one with: omero-profile login OTHER --user-token" \
+        in result.stderr
     assert key not in result.stdout + result.stderr

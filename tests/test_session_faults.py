@@ -16,8 +16,9 @@ from test_faults import BOUND, PASSWORD, _in_threads, _profile_text, _users
 from omeroprofiles import ProfileError, load_profile
 from omeroprofiles.connection import establish_new
 from omeroprofiles.credentials.omero_login import store_host
-from omeroprofiles.login import dispose
-from omeroprofiles.sessions import login, logout
+from omeroprofiles.login import detach, dispose
+from omeroprofiles.sessionindex import SessionIndex, digest, made_now
+from omeroprofiles.sessions import child_session, login, logout
 from omeroprofiles.sessionstore import SessionStore
 from omeroprofiles.shared import establish_shared
 
@@ -33,7 +34,9 @@ COMMANDS = {
     "login": lambda profile: login(profile),
     "login-ttl": lambda profile: login(profile, ttl=3600, idle=600),
     "shared": _share,
-    "logout": logout,
+    "child": lambda profile: child_session(profile),
+    "logout": lambda profile: logout(profile, everything=True),
+    "logout-own": logout,  # what the profile made: a stored session, and a child found by listing
 }
 
 
@@ -64,15 +67,22 @@ def test_login_logout_and_sharing_end_classified_within_the_timeout(start_omero_
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text("".join(_profile_text(case, proxies[case].port, keepalive=0, share_session="true"
                                                if case.startswith("shared") else "false") for case in cases))
-    for case in cases:  # logout has a session to end: made on the server directly, stored for the proxy's host
+    for case in cases:  # logout has sessions to end: made on the server directly, stored for the proxy's host
         if case.startswith("logout"):
             direct = load_profile(case).model_copy(update={"host": f"tcp://127.0.0.1:{server.tcp_port}",
                                                            "port": server.tcp_port})
-            session = establish_new(direct)
-            key = session.client.getSessionId()
-            dispose(session.client, kill=False)
+            keys = []
+            for _ in range(2):
+                session = establish_new(direct)
+                keys.append(session.client.getSessionId())
+                detach(session.client)
+                dispose(session.client, kill=False)
             profile = load_profile(case)
-            SessionStore().add(store_host(profile), case, key, port=profile.port)
+            host = store_host(profile)
+            SessionStore().add(host, case, keys[0], port=profile.port)
+            for kind, key in zip(("login", "child"), keys, strict=True):
+                SessionIndex().add(made_now(digest=digest(key), kind=kind, profile=case, host=host,
+                                            port=profile.port, user=case))
 
     outcomes = _in_threads(_outcome, cases, workers=8)
 

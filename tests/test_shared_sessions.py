@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from omeroprofiles import ServerUnreachable, connect, get_conn
+from omeroprofiles import ServerUnreachable, connect, get_conn, load_profile
 from omeroprofiles.pool import ConnectionPool
 from omeroprofiles.sessionstore import SessionStore
+from omeroprofiles.shared import lock_path, share_key
 
 WORKER = """
 from omeroprofiles import connect
@@ -42,6 +44,11 @@ share_session = true
 group = "alice-private"
 credentials = {plain}
 
+[profiles.all-groups]
+share_session = true
+group = -1
+credentials = {plain}
+
 [profiles.shared-env]
 share_session = true
 credentials = {{ source = "env" }}
@@ -59,8 +66,24 @@ def _stored(server, user="alice"):
 
 
 def _end_all(server, user="alice"):
-    for s in _stored(server, user):
-        server.close_session(s.key)
+    for s in server.sessions():
+        if s["user"] == user:
+            server.close_session(s["uuid"])
+
+
+def _raw_join(server, key):
+    """A plain omero.client joined to ``key``, as another program (the OMERO CLI) would."""
+    import omero
+
+    client = omero.client(host=server.host, port=server.ssl_port)
+    client.joinSession(key).detachOnDestroy()
+    return client
+
+
+def _group(server, name):
+    import omero.model
+
+    return omero.model.ExperimenterGroupI(server.users.groups[name].id, False)
 
 
 def test_many_processes_log_in_once(omero_server, shared):
@@ -95,14 +118,55 @@ def test_an_expired_shared_session_is_replaced_by_one_login(omero_server, shared
     _end_all(omero_server)
 
 
-def test_groups_are_per_call_and_never_switch_the_shared_session(omero_server, shared):
+def test_each_group_has_its_own_shared_session_made_in_that_group(omero_server, shared):
+    before = omero_server.counters()
     with connect("shared-private") as private, connect("shared") as default:
-        assert private.c.getSessionId() == default.c.getSessionId()
-        assert private.call_group == omero_server.users.groups["alice-private"].id
-        assert private.SERVICE_OPTS.getOmeroGroup() == str(private.call_group)  # every call carries it
-        assert default.getEventContext().groupName == "lab-shared"
-    session = next(s for s in omero_server.sessions() if s["user"] == "alice")
-    assert session["group"] == "lab-shared"  # created without a login group, never switched
+        assert private.c.getSessionId() != default.c.getSessionId()
+        assert private.call_group is None and default.call_group is None  # nothing per call: the session's own
+        assert private.getGroupFromContext().getName() == "alice-private"
+        assert default.getGroupFromContext().getName() == "lab-shared"
+        # a service called directly, without SERVICE_OPTS (as most libraries do), runs in the profile's group
+        assert private.c.sf.getAdminService().getEventContext().groupName == "alice-private"
+    with connect("shared-private") as again:  # joins the one made for its group
+        assert again.joined and again.getEventContext().groupName == "alice-private"
+    assert omero_server.counters()["logins"] - before["logins"] == 2
+    assert sorted(s["group"] for s in omero_server.sessions() if s["user"] == "alice") == \
+        ["alice-private", "lab-shared"]
+    _end_all(omero_server)
+
+
+def test_all_groups_profiles_share_a_default_group_session_and_query_per_call(omero_server, shared):
+    with connect("all-groups") as conn, connect("all-groups") as other:
+        assert conn.call_group == -1 and conn.SERVICE_OPTS.getOmeroGroup() == "-1"
+        assert conn.c.getSessionId() == other.c.getSessionId()
+        assert conn.c.sf.getAdminService().getEventContext().groupName == "lab-shared"  # made in the default
+    _end_all(omero_server)
+
+
+def test_a_session_moved_to_another_group_is_not_joined(omero_server, shared):
+    with connect("shared") as conn:
+        first = conn.c.getSessionId()
+    other = _raw_join(omero_server, first)  # `omero sessions group alice-private` does this
+    other.sf.setSecurityContext(_group(omero_server, "alice-private"))
+    other.closeSession()
+    with connect("shared") as conn:
+        assert conn.c.getSessionId() != first
+        assert conn.getEventContext().groupName == "lab-shared"
+    _end_all(omero_server)
+
+
+def test_set_group_for_session_on_a_shared_connection_leaves_the_others_alone(omero_server, shared):
+    private_id = omero_server.users.groups["alice-private"].id
+    with connect("shared") as conn, connect("shared") as other:
+        shared_key = conn.c.getSessionId()
+        assert conn.setGroupForSession(private_id) is True
+        assert conn.c.getSessionId() != shared_key and not conn.shared
+        assert conn.getGroupFromContext().getName() == "alice-private"
+        assert conn.c.sf.getAdminService().getEventContext().groupName == "alice-private"
+        assert other.c.sf.getAdminService().getEventContext().groupName == "lab-shared"  # untouched
+        private_key = conn.c.getSessionId()
+    assert private_key not in {s["uuid"] for s in omero_server.sessions()}  # private: ended on close
+    assert shared_key in {s["uuid"] for s in omero_server.sessions()}
     _end_all(omero_server)
 
 
@@ -151,10 +215,7 @@ def test_the_username_for_the_store_comes_from_the_environment(omero_server, sha
 
 
 def test_waiting_for_the_lock_is_bounded_by_the_profile_timeout(omero_server, shared, write_user, isolated_env):
-    import hashlib
-
-    digest = hashlib.sha256(f"{omero_server.host}\0{omero_server.ssl_port}\0alice".encode()).hexdigest()[:24]
-    lock = isolated_env / ".local" / "state" / "omero-profiles" / "locks" / f"share-{digest}.lock"
+    lock = lock_path(share_key(load_profile("shared"), "alice"))
     lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen([sys.executable, "-c", f"from filelock import FileLock; import time\n"
                                f"l = FileLock({str(lock)!r}); l.acquire(); print('held', flush=True); time.sleep(30)"],
@@ -172,38 +233,40 @@ def test_waiting_for_the_lock_is_bounded_by_the_profile_timeout(omero_server, sh
         pass
 
 
-def test_env_prints_exports_and_reveals_the_key_only_when_asked(omero_server, shared, run):
+def test_env_prints_exports_and_reveals_a_child_key_only_when_asked(omero_server, shared, run):
     plain = run("env", "shared", "--shell", "bash")
     assert plain.exit_code == 0 and plain.stdout == "export OMERO_PROFILE=shared\n"
     revealed = run("env", "shared", "--session", "--shell", "bash")
     assert revealed.exit_code == 0, revealed.stderr
     [stored] = _stored(omero_server)
-    assert revealed.stdout.splitlines() == [
-        "export OMERO_PROFILE=shared", f"export OMERO_HOST={omero_server.host}",
-        f"export OMERO_PORT={omero_server.ssl_port}", f"export OMERO_SESSION_KEY={stored.key}"]
+    exports = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1) for line in revealed.stdout.splitlines())
+    child = exports["OMERO_SESSION_KEY"]
+    assert child != stored.key  # a session of its own, not the shared one
+    assert exports == {"OMERO_PROFILE": "shared", "OMERO_HOST": omero_server.host,
+                       "OMERO_PORT": str(omero_server.ssl_port), "OMERO_SESSION_KEY": child, "OMERO_USER": child,
+                       "OMERO_PASS": child, "OMERO_SECURE": "True", "OMERO_GROUP": ""}
+    assert "child session of alice in group lab-shared" in revealed.stderr and child not in revealed.stderr
     fish = run("env", "shared", "--shell", "fish")
     assert fish.stdout == "export OMERO_PROFILE=shared\n"  # fish reads it through its export function
     # a batch job: the exports are all it needs
-    env = {**os.environ, "OMERO_SESSION_KEY": stored.key}
+    env = {**os.environ, "OMERO_SESSION_KEY": child}
     job = subprocess.run([sys.executable, "-c", "import omero, os\n"
                           f"c = omero.client(host={omero_server.host!r}, port={omero_server.ssl_port})\n"
                           "sf = c.joinSession(os.environ['OMERO_SESSION_KEY']); sf.detachOnDestroy()\n"
                           "print(sf.getAdminService().getEventContext().userName); c.__del__()"],
                          capture_output=True, text=True, env=env)
     assert job.stdout.strip() == "alice", job.stderr
-    _end_all(omero_server)
+    assert run("logout", "shared").exit_code == 0  # ends the child and the shared session
+    assert omero_server.session_count("alice") == 0
 
 
 def test_a_wait_for_the_lock_and_the_login_after_it_share_one_deadline(write_user, hung_router_port, isolated_env,
                                                                        shared):
     """Another process holds the lock for most of the timeout and then gives up: our own login gets only
     what is left (at least a second), not a second full timeout."""
-    import hashlib
-
     write_user(f'[profiles.stuck]\nhost = "tcp://127.0.0.1:{hung_router_port}"\ntimeout = 3\nshare_session = true\n'
                'credentials = { source = "plain", username = "alice", password = "alice-pw" }\n')
-    digest = hashlib.sha256(f"tcp://127.0.0.1:{hung_router_port}\0{hung_router_port}\0alice".encode()).hexdigest()
-    lock = isolated_env / ".local" / "state" / "omero-profiles" / "locks" / f"share-{digest[:24]}.lock"
+    lock = lock_path(share_key(load_profile("stuck"), "alice"))
     lock.parent.mkdir(parents=True, exist_ok=True)
     holder = subprocess.Popen([sys.executable, "-c", "from filelock import FileLock; import time\n"
                                f"l = FileLock({str(lock)!r}); l.acquire(); print('held', flush=True)\n"

@@ -28,6 +28,9 @@ class Credentials(BaseModel):
     stops being valid, so a process that keeps it in memory knows to fetch it again.
     ``fallback_session_keys``: more sessions to try, in order, if ``session_key``'s is dead.
     ``rejected_hint``: what to tell the person if the server rejects these credentials.
+    ``expected_user``: for session keys, whose sessions they must be. The connect layer asks the
+    server after joining and refuses (exit 6) a session of anyone else, so a key planted in a
+    file never connects you as another user; set it whenever the source knows the user.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,6 +41,7 @@ class Credentials(BaseModel):
     fallback_session_keys: tuple[SecretStr, ...] = ()
     expires_at: float | None = None
     rejected_hint: str | None = None
+    expected_user: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> Credentials:

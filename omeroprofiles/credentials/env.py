@@ -24,7 +24,7 @@ class EnvSource(CredentialSource):
 
     def fetch(self, profile, config: EnvConfig) -> Credentials:
         if config.session_key_var and os.environ.get(config.session_key_var):
-            return Credentials(session_key=os.environ[config.session_key_var])
+            return Credentials(session_key=os.environ[config.session_key_var], expected_user=config.username)
         username = config.username or os.environ.get(config.username_var)
         password = os.environ.get(config.password_var)
         missing = []

@@ -40,7 +40,7 @@ class OmeroLoginSource(CredentialSource):
             raise AuthenticationFailed(f"profile '{profile.name}': no session of {who} on {host}:{profile.port} "
                                        f"is stored in {store_dir()}", hint=hint)
         keys = [s.key for s in sessions]
-        return Credentials(session_key=keys[0], fallback_session_keys=tuple(keys[1:]),
+        return Credentials(session_key=keys[0], fallback_session_keys=tuple(keys[1:]), expected_user=user,
                            rejected_hint=f"every stored session has ended; {hint}")
 
     def describe(self, config: OmeroLoginConfig) -> str:

@@ -45,9 +45,15 @@ def not_implemented(interface: str, operation: str) -> omero.ApiUsageException:
 
 
 def as_ice_error(exc: BaseException) -> Exception:
-    """Pass Ice exceptions through; report a bug in the stand-in as omero.InternalException."""
+    """Pass Ice exceptions through, map the stand-in's own failure kinds to OMERO's exceptions,
+    and report a bug in the stand-in as omero.InternalException."""
+    from . import faults
+    from .errors import StandInError
+
     if isinstance(exc, Ice.Exception):
         return exc
+    if isinstance(exc, StandInError):
+        return faults.from_error(exc)
     traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
     return omero.InternalException(
         serverStackTrace="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
@@ -113,10 +119,13 @@ def servant(cls: T) -> T:
         ),
         cls.__name__,
     )
-    for name, member in list(vars(cls).items()):
-        mark = getattr(member, _MARK, None)
-        if mark is None:
-            continue
+    marked: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):  # marked methods of base classes count too
+        for name, member in vars(klass).items():
+            if getattr(member, _MARK, None) is not None:
+                marked[name] = member
+    for name, member in marked.items():
+        mark = getattr(member, _MARK)
         if name + "_async" not in ops:
             raise TypeError(f"{cls.__name__}.{name}: {interface} has no AMD operation {name!r}")
         setattr(cls, name + "_async", _amd_wrapper(member, mark["void"]))

@@ -1,26 +1,43 @@
-"""What every servant needs: the registry, the users, the adapter, and the per-call checks.
+"""What every servant needs: the directory, the registry, the adapter, and the per-call checks.
 
 A call's session comes from the category of the identity it was sent to (the client's uuid,
 as Glacier2 routes it); its group from the session, or from an ``omero.group`` entry in the
-call context (a numeric id, -1 = all groups), as on the real server.
+call context (a numeric id, -1 = all groups), as on the real server. ``StandIn.call`` does what
+OMERO's method security and ``loadEventContext`` do before a service method runs: check the
+session, the method's roles (``user``, ``system``, ``guest``, ``HasPassword``) and the group.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import Ice
 
-from . import faults
+from . import faults, security
+from .directory import Directory
+from .errors import StandInError
 from .state import ClientRecord, Registry, SessionGone, SessionRecord
-from .users import UserDirectory
+
+USER_ROLES = ("user",)
+ANY_ROLES = ("user", "guest")
+
+
+@dataclass(frozen=True)
+class Call:
+    """A service call that passed the checks: its Glacier2 session, OMERO session, context and group."""
+
+    client: ClientRecord
+    session: SessionRecord
+    ctx: security.Context
+    group_id: int
 
 
 class StandIn:
     """Shared state of one running stand-in server."""
 
-    def __init__(self, users: UserDirectory, registry: Registry, verbose: bool = False) -> None:
-        self.users = users
+    def __init__(self, directory: Directory, registry: Registry, verbose: bool = False) -> None:
+        self.directory = directory
         self.registry = registry
         self.verbose = verbose
         self.adapter: Any = None  # Ice.ObjectAdapter, set once created
@@ -33,31 +50,36 @@ class StandIn:
         except SessionGone as gone:
             raise faults.session_gone(gone) from None
 
-    def group_for_call(self, rec: SessionRecord, current: Ice.Current | None) -> int:
-        """The group a call acts in; SecurityViolation if the user may not use it."""
+    def context(self, rec: SessionRecord) -> security.Context:
+        return security.context(self.directory, rec.user, rec.sudoer, rec.groups_led)
+
+    def call(self, current: Ice.Current, roles: tuple[str, ...] | None = USER_ROLES,
+             password: bool = False, group: bool = True) -> Call:
+        """Check a call as OMERO does before a method runs; ``roles=None`` is ``@PermitAll``."""
+        client, rec = self.use(current)
+        ctx = self.context(rec)
+        try:
+            if roles is not None:
+                allowed = roles + (("HasPassword",) if password else ())
+                security.check_roles(self.directory, rec.user, rec.uuid, allowed, client.has_password)
+            gid = self._call_group(rec, current)
+            if group:
+                security.check_call_group(self.directory, ctx, gid)
+        except StandInError as exc:
+            raise faults.from_error(exc) from None
+        return Call(client, rec, ctx, gid)
+
+    def _call_group(self, rec: SessionRecord, current: Ice.Current | None) -> int:
         raw = (current.ctx or {}).get("omero.group", "") if current is not None else ""
         try:
-            wanted = int(raw)
+            return int(raw)
         except ValueError:
-            wanted = None  # absent, or a login group *name* left in the implicit context
-        if wanted is not None and wanted != -1:
-            if not self.registry.may_use_group(rec.user, wanted):
-                raise faults.security_violation(
-                    f"User {rec.user.name} (id={rec.user.id}) is not a member of group {wanted}"
-                )
-            return wanted
-        if not self.registry.may_use_group(rec.user, rec.group_id):
-            group = self.users.group_by_id(rec.group_id)
-            raise faults.security_violation(
-                f"User {rec.user.name} is not a member of group "
-                f"{group.name if group else rec.group_id} (id={rec.group_id})"
-            )
-        return rec.group_id
+            return rec.group_id  # absent, or a login group *name* left in the implicit context
 
     def checked(self, current: Ice.Current) -> tuple[SessionRecord, int]:
-        """``use`` plus ``group_for_call``: what most service operations start with."""
-        _, rec = self.use(current)
-        return rec, self.group_for_call(rec, current)
+        """The session and group of a call that needs no particular role (getEventContext and co.)."""
+        call = self.call(current, roles=None)
+        return call.session, call.group_id
 
     def insecure_router(self) -> str:
         """The value of ``omero.router.insecure``: the plain-TCP router, host left to the client."""

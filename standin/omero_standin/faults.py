@@ -9,6 +9,7 @@ from __future__ import annotations
 import Glacier2
 import omero
 
+from .errors import BadUsage, Denied, IllegalQuery, Invalid, StandInError
 from .state import SessionGone
 
 
@@ -28,6 +29,24 @@ def validation(message: str) -> omero.ValidationException:
     return _server_error(omero.ValidationException, "ValidationException", message)
 
 
+def from_error(exc: StandInError) -> omero.ServerError:
+    """The OMERO exception for one of the stand-in's own failure kinds."""
+    if isinstance(exc, Denied):
+        return security_violation(str(exc))
+    if isinstance(exc, Invalid):
+        return validation(str(exc))
+    if isinstance(exc, IllegalQuery):
+        return omero.QueryException(serverStackTrace="", serverExceptionClass="ome.services.query.QueryException",
+                                    message=str(exc))
+    if isinstance(exc, BadUsage):
+        return api_usage(str(exc))
+    return internal(str(exc))
+
+
+def internal(message: str) -> omero.InternalException:
+    return _server_error(omero.InternalException, "InternalException", message)
+
+
 def session_gone(gone: SessionGone) -> omero.SessionException:
     """SessionTimeoutException the first time an expired session is used, then RemovedSession."""
     rec = gone.session
@@ -42,9 +61,11 @@ def session_gone(gone: SessionGone) -> omero.SessionException:
 
 
 def removed_session(session_uuid: str) -> omero.RemovedSessionException:
-    return _server_error(
-        omero.RemovedSessionException, "RemovedSessionException", f"No context for {session_uuid}"
-    )
+    return removed_session_message(f"No context for {session_uuid}")
+
+
+def removed_session_message(message: str) -> omero.RemovedSessionException:
+    return _server_error(omero.RemovedSessionException, "RemovedSessionException", message)
 
 
 def permission_denied(reason: str) -> Glacier2.PermissionDeniedException:

@@ -20,11 +20,12 @@ import omero
 import omero.api
 import omero.grid
 
-from . import faults, objects
+from . import faults, objects, submit
 from .amd import amd, servant
 from .context import StandIn
+from .errors import BadUsage, Denied
 from .services import servant_class
-from .state import LoginDenied, NoSuchGroup, NotAllowed
+from .state import LoginDenied
 
 ROUTER_ID = Ice.Identity(name="router", category="OMERO.Glacier2")
 
@@ -120,7 +121,6 @@ class RouterI(Glacier2.Router):
     def createSession(self, userId: str, password: str, current: Ice.Current | None = None) -> Any:
         registry = self.si.registry
         ctx = current.ctx or {}
-        agent = ctx.get(omero.constants.AGENT, "")
         rec = None
         joining = bool(userId) and userId == password  # joinSession(uuid): the key as name and password
         if joining:
@@ -137,14 +137,20 @@ class RouterI(Glacier2.Router):
                 raise faults.permission_denied(str(exc)) from None
             registry.count("logins")
             try:
-                rec = registry.create_session(user, ctx.get(omero.constants.GROUP) or None, agent=agent)
-            except NoSuchGroup as exc:
+                rec = registry.create_session(user, ctx.get(omero.constants.GROUP) or None,
+                                              agent=ctx.get(omero.constants.AGENT) or None,
+                                              ip=ctx.get(omero.constants.IP) or None,
+                                              event_type=ctx.get(omero.constants.EVENT) or "User")
+            except BadUsage as exc:
                 raise faults.cannot_create_session(str(exc)) from None
+            joining = False
         client_uuid = ctx.get(omero.constants.CLIENTUUID) or str(uuidlib.uuid4())
         key = conn_key(current)
         try:
-            client = registry.attach(rec, client_uuid, key, transport(current))
-        except NotAllowed as exc:
+            # A session found by its key was joined: no password, so no HasPassword role.
+            client = registry.attach(rec, client_uuid, key, transport(current), has_password=not joining,
+                                     connection=current.con)
+        except Denied as exc:
             raise Glacier2.CannotCreateSessionException(reason=str(exc)) from None
         if current.con is not None:
             current.con.setCallback(_ConnectionWatcher(self.si, key))
@@ -160,6 +166,8 @@ class RouterI(Glacier2.Router):
             raise Glacier2.SessionNotExistException()
 
     def destroySession(self, current: Ice.Current | None = None) -> None:
+        """Glacier2's answer: done, if the connection has a Glacier2 session (even one whose OMERO
+        session was killed: Glacier2 still holds it), else SessionNotExistException."""
         if not self.si.registry.destroy_connection(conn_key(current)):
             raise Glacier2.SessionNotExistException()
 
@@ -192,6 +200,9 @@ class _ServiceFactoryBase(omero.api.ServiceFactory):
         return getattr(self, op)(current)
 
     def getByName(self, name: str, current: Ice.Current | None = None) -> Any:
+        client, _ = self.si.use(current)
+        if name in client.stateful:  # a value from activeServices, as OMERO allows
+            return omero.api.ServiceInterfacePrx.uncheckedCast(self.si.proxy(client.uuid, name))
         return omero.api.ServiceInterfacePrx.uncheckedCast(self._by_name(name, current, False))
 
     def createByName(self, name: str, current: Ice.Current | None = None) -> Any:
@@ -209,8 +220,20 @@ class _ServiceFactoryBase(omero.api.ServiceFactory):
         client.close_on_destroy = False
 
     def activeServices(self, current: Ice.Current | None = None) -> Any:
+        """The open stateful services, by the names ``getByName`` takes back."""
         client, _ = self.si.use(current)
-        return [f"{client.uuid}/{name}" for name in sorted(client.stateful)]
+        return sorted(client.stateful)
+
+    def setSecurityPassword(self, password: str, current: Ice.Current | None = None) -> None:
+        """Authenticate a joined session late, giving it the HasPassword role (OMERO 4.3+)."""
+        client, rec = self.si.use(current)
+        if not self.si.directory.check_password(rec.user.name, password):
+            raise faults.security_violation(f"Bad password for {rec.user.name}")
+        client.has_password = True
+
+    @amd
+    def submit(self, req: Any, current: Ice.Current | None = None) -> Any:
+        return submit.submit(self.si, current, req)
 
     def _alive(self, client: Any, proxy: Any) -> bool:
         if proxy is None:
@@ -234,24 +257,34 @@ class _ServiceFactoryBase(omero.api.ServiceFactory):
 
     def getSecurityContexts(self, current: Ice.Current | None = None) -> Any:
         _, rec = self.si.use(current)
-        users = self.si.users
-        return [objects.group_obj(users, users.groups[g], members=False) for g in rec.user.memberships]
+        directory = self.si.directory
+        groups = [directory.group(g) for g in self.si.context(rec).member_of]
+        return [objects.group_obj(directory, g, members=False) for g in groups if g is not None]
 
     def setSecurityContext(self, obj: Any, current: Ice.Current | None = None) -> Any:
+        """OMERO's SessionManagerImpl.setSecurityContext: refused for a group-owner sudo session and
+        while any client of the session holds a stateful service; a non-admin must be a member."""
         client, rec = self.si.use(current)
-        if not isinstance(obj, omero.model.ExperimenterGroup) or obj.id is None:
-            raise faults.api_usage("setSecurityContext supports only an ExperimenterGroup with an id")
-        if client.stateful:
-            raise faults.api_usage("Cannot change the security context while stateful services are open")
+        if obj is None or obj.id is None:
+            raise faults.api_usage("Security context must be managed!")
+        if not isinstance(obj, omero.model.ExperimenterGroup):
+            raise faults.api_usage(f"Unknown security context:{type(obj).__name__}")
+        if rec.groups_led is not None:
+            raise faults.security_violation("Group-sudo session cannot change context!")
+        registry = self.si.registry
+        open_services = sorted(name for cu in rec.clients if (c := registry.client(cu)) for name in c.stateful)
+        if open_services:
+            raise faults.security_violation(
+                "SecurityContext change cancelled:\n"
+                f"{rec.uuid} has active stateful services:\n{', '.join(open_services)}\n")
         gid = obj.id.val
-        if self.si.users.group_by_id(gid) is None:
-            raise faults.security_violation(f"No such group: {gid}")
-        if not self.si.registry.may_use_group(rec.user, gid):
-            raise faults.security_violation(f"User {rec.user.name} is not a member of group {gid}")
-        previous = omero.model.ExperimenterGroupI(rec.group_id, False)
-        with self.si.registry.lock:
-            rec.group_id = gid
-        return previous
+        if self.si.directory.group(gid) is None:
+            raise faults.api_usage(f"No such group: {gid}")
+        ctx = self.si.context(rec)
+        if not ctx.is_admin and gid >= 0 and gid not in ctx.member_of:
+            raise faults.security_violation(f"User {rec.user.id} is not a member of group {gid}")
+        previous = registry.set_group(rec, gid)
+        return omero.model.ExperimenterGroupI(previous, False)
 
     def destroy(self, current: Ice.Current | None = None) -> None:
         self.si.registry.destroy_client(current.id.category)
@@ -274,6 +307,7 @@ class Locator(Ice.ServantLocator):
         self.router = RouterI(si)
         self.factory = ServiceFactoryI(si)
         self.services = {iface: servant_class(iface)(si) for iface in SF_SERVICES.values()}
+        self.handles = submit.HandleI(si)
 
     def _find(self, ident: Ice.Identity) -> Any:
         if ident.category == ROUTER_ID.category:
@@ -287,6 +321,8 @@ class Locator(Ice.ServantLocator):
             return self.services[ident.name]
         if ident.name in client.stateful:
             return self.services[ident.name.split("-", 1)[0]]
+        if ident.name in client.handles:
+            return self.handles
         return None
 
     def locate(self, current: Ice.Current) -> tuple[Any, Any]:

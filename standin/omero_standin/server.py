@@ -136,12 +136,14 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     from . import control
     from .context import StandIn
+    from .directory import Directory
     from .glacier import Locator
     from .state import Registry
 
-    registry = Registry(users, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay,
+    directory = Directory.from_spec(users)
+    registry = Registry(directory, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay,
                         login_concurrency=args.login_concurrency)
-    si = StandIn(users, registry, verbose=args.verbose)
+    si = StandIn(directory, registry, verbose=args.verbose)
     init = Ice.InitializationData()
     init.properties = ice_properties(args)
     ic = Ice.initialize(init)
