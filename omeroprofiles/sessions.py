@@ -76,21 +76,30 @@ def parse_duration(text: str) -> float:
 
 
 @dataclass(frozen=True)
-class LoginResult:
-    """What ``login`` did; ``key`` is secret (shown only on request)."""
+class MadeSession:
+    """A session made for others to use (a stored login, a child); ``key`` is secret: never in ``repr``."""
 
     profile: str
     user: str
     group: str
+    group_id: int | None
     host: str
     port: int
     su_by: str | None
     key: SecretStr
     time_to_idle_s: float
     time_to_live_s: float
-    store: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(profile={self.profile!r}, user={self.user!r}, group={self.group!r})"
+
+
+@dataclass(frozen=True, repr=False)
+class LoginResult(MadeSession):
+    """What ``login`` did: the session, where it was stored, and the user token written, if any."""
+
+    store: str = ""
     token: str | None = None
-    group_id: int | None = None
 
     def as_json(self, *, show_key: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -175,11 +184,11 @@ def _store_session(conn: Any, profile: Profile, store: SessionStore, idle: float
     stored.append(store.add(host, ec.userName, key, port=profile.port, group=group, sudo=conn.su_by))
     if key == conn.c.getSessionId():
         detach(conn.c)  # the stored session must outlive this process
-    return LoginResult(profile.name, ec.userName, ec.groupName, host, profile.port, conn.su_by,
-                       SecretStr(key), time_to_idle, time_to_live, str(store.dir), group_id=ec.groupId)
+    return LoginResult(profile.name, ec.userName, ec.groupName, ec.groupId, host, profile.port, conn.su_by,
+                       SecretStr(key), time_to_idle, time_to_live, store=str(store.dir))
 
 
-def _record(result: LoginResult | ChildSession, profile: Profile, index: SessionIndex, *, kind: str,
+def _record(result: MadeSession, profile: Profile, index: SessionIndex, *, kind: str,
             store: SessionStore | None = None) -> None:
     index.add(made_now(
         digest=digest(result.key.get_secret_value()), kind=kind, profile=profile.name, host=result.host,
@@ -196,23 +205,9 @@ DEFAULT_CHILD_TTL = 86400.0
 """... and a day after it was made (a server whose sessions have no lifetime may lift this)."""
 
 
-@dataclass(frozen=True)
-class ChildSession:
-    """A session of the profile's user made to be handed to another program; ``key`` is secret."""
-
-    profile: str
-    user: str
-    group: str
-    group_id: int
-    host: str
-    port: int
-    su_by: str | None
-    key: SecretStr
-    time_to_idle_s: float
-    time_to_live_s: float
-
-    def __repr__(self) -> str:
-        return f"ChildSession(profile={self.profile!r}, user={self.user!r}, group={self.group!r})"
+@dataclass(frozen=True, repr=False)
+class ChildSession(MadeSession):
+    """A session of the profile's user made to be handed to another program."""
 
 
 def child_session(profile: Profile, *, idle: float = DEFAULT_CHILD_IDLE, ttl: float = DEFAULT_CHILD_TTL,

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from session_helpers import end_all, live_session
 
 from omeroprofiles import SessionOfAnotherUser, connect, get_conn
 from omeroprofiles.sessionstore import SessionStore
@@ -20,18 +21,6 @@ from omeroprofiles.sessionstore import SessionStore
 NOBODY = 65534
 LAB_GID = 42420
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="becoming a second Unix user needs root")
-
-
-def _live_session(server, user: str) -> str:
-    """A live session of ``user`` (the victim's secret), detached so that it outlives its client."""
-    import omero
-
-    client = omero.client(host=server.host, port=server.ssl_port)
-    client.createSession(user, server.users[user].password)
-    client.getSession().detachOnDestroy()
-    key = client.getSessionId()
-    client.__del__()
-    return key
 
 
 def _plant(directory: Path, key: str, server, user: str = "bob") -> Path:
@@ -81,7 +70,7 @@ credentials = {{ source = "user-token", username = "bob" }}
 
 
 def test_a_planted_stored_session_of_another_user_is_refused_named_and_removed(omero_server, profiles, store, run):
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     planted = _plant(store / omero_server.host / "bob", alice_key, omero_server)
     result = run("--debug", "test", "login-bob")
     assert result.exit_code == 6, result.stdout + result.stderr
@@ -95,9 +84,9 @@ def test_a_planted_stored_session_of_another_user_is_refused_named_and_removed(o
 
 
 def test_a_planted_key_is_skipped_for_a_real_session_behind_it(omero_server, profiles, store):
-    bob_key = _live_session(omero_server, "bob")
+    bob_key = live_session(omero_server, "bob")
     _plant(store / omero_server.host / "bob", bob_key, omero_server)
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     newer = _plant(store / omero_server.host / "bob", alice_key, omero_server)
     os.utime(newer, (os.stat(newer).st_mtime + 60,) * 2)  # the planted one is tried first
     with connect("login-bob") as conn:
@@ -108,19 +97,17 @@ def test_a_planted_key_is_skipped_for_a_real_session_behind_it(omero_server, pro
 
 
 def test_share_session_never_joins_a_planted_file(omero_server, profiles, store):
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     _plant(store / omero_server.host / "bob", alice_key, omero_server)
     with connect("s") as conn:
         assert conn.getUser().getName() == "bob" and conn.c.getSessionId() != alice_key
     assert _alive(omero_server, alice_key)
     omero_server.close_session(alice_key)
-    for s in omero_server.sessions():
-        if s["user"] == "bob":
-            omero_server.close_session(s["uuid"])
+    end_all(omero_server, "bob")
 
 
 def test_session_and_token_sources_check_the_user_they_name(omero_server, profiles, isolated_env, monkeypatch):
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     monkeypatch.setenv("SOME_KEY", alice_key)
     with pytest.raises(SessionOfAnotherUser) as info:
         get_conn("key-bob")
@@ -138,7 +125,7 @@ def test_session_and_token_sources_check_the_user_they_name(omero_server, profil
 
 
 def test_a_group_writable_store_is_read_and_said_so_under_debug(omero_server, profiles, store, run, caplog):
-    bob_key = _live_session(omero_server, "bob")
+    bob_key = live_session(omero_server, "bob")
     user_dir = store / omero_server.host / "bob"
     _plant(user_dir, bob_key, omero_server)
     for d in (store, user_dir.parent, user_dir):
@@ -152,7 +139,7 @@ def test_a_group_writable_store_is_read_and_said_so_under_debug(omero_server, pr
 
 
 def test_a_store_directory_anyone_may_write_is_not_read_and_not_written(omero_server, profiles, store, run):
-    bob_key = _live_session(omero_server, "bob")
+    bob_key = live_session(omero_server, "bob")
     user_dir = store / omero_server.host / "bob"
     _plant(user_dir, bob_key, omero_server)
     user_dir.chmod(0o777)
@@ -186,7 +173,7 @@ def test_a_lab_member_cannot_plant_a_session_in_a_group_writable_store(omero_ser
     import sys
 
     store = open_store
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     user_dir = store / omero_server.host / "bob"
     user_dir.mkdir(parents=True)
     for d in (store, user_dir.parent, user_dir):
@@ -206,9 +193,7 @@ def test_a_lab_member_cannot_plant_a_session_in_a_group_writable_store(omero_ser
         assert "user:     alice" not in result.stdout, result.stdout
     assert _alive(omero_server, alice_key)
     omero_server.close_session(alice_key)
-    for s in omero_server.sessions():
-        if s["user"] == "bob":
-            omero_server.close_session(s["uuid"])
+    end_all(omero_server, "bob")
 
 
 @as_root
@@ -227,15 +212,13 @@ def test_a_user_token_in_a_directory_anyone_may_write_is_neither_read_nor_writte
     monkeypatch.setenv("OMERO_USER_TOKEN_DIR", str(token_dir))
     token_dir.mkdir()
     token_dir.chmod(0o777)
-    key = _live_session(omero_server, "bob")
+    key = live_session(omero_server, "bob")
     (token_dir / "token").write_text(f"{key}@{omero_server.host}:{omero_server.ssl_port}")
     result = run("test", "token-bob")
     assert result.exit_code == 4 and "anyone may write to it" in result.stderr, result.stderr
     write_user_token = run("login", "s", "--user-token")
     assert write_user_token.exit_code == 2 and "anyone may write to it" in write_user_token.stderr
-    for s in omero_server.sessions():
-        if s["user"] == "bob":
-            omero_server.close_session(s["uuid"])
+    end_all(omero_server, "bob")
 
 
 @as_root
@@ -243,7 +226,7 @@ def test_a_user_token_another_user_owns_is_not_read(omero_server, profiles, isol
     token_dir = tmp_path / "tokens"
     monkeypatch.setenv("OMERO_USER_TOKEN_DIR", str(token_dir))
     token_dir.mkdir(mode=0o700)
-    key = _live_session(omero_server, "bob")
+    key = live_session(omero_server, "bob")
     token = token_dir / "token"
     token.write_text(f"{key}@{omero_server.host}:{omero_server.ssl_port}")
     os.chown(token, NOBODY, NOBODY)
@@ -253,7 +236,7 @@ def test_a_user_token_another_user_owns_is_not_read(omero_server, profiles, isol
 
 
 def test_logout_all_never_ends_a_session_a_planted_file_names(omero_server, profiles, store, run):
-    alice_key = _live_session(omero_server, "alice")
+    alice_key = live_session(omero_server, "alice")
     planted = _plant(store / omero_server.host / "bob", alice_key, omero_server)
     result = run("logout", "s", "--all", "--yes")
     assert result.exit_code == 0, result.stderr

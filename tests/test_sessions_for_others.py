@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from omero.cli import CLI
+from session_helpers import end_all, live, omero, omero_login
 
 from omeroprofiles import connect
 from omeroprofiles.sessionstore import SessionStore
@@ -90,16 +90,6 @@ def _clean_env(home: Path, exports: dict[str, str]) -> dict[str, str]:
     return {**keep, **exports, "HOME": str(home)}
 
 
-def _live(server, user: str = "alice") -> set[str]:
-    return {s["uuid"] for s in server.sessions() if s["user"] == user}
-
-
-def _end_all(server, *users: str) -> None:
-    for s in server.sessions():
-        if s["user"] in users:
-            server.close_session(s["uuid"])
-
-
 @pytest.mark.parametrize("name, group", [("shared", "lab-shared"), ("shared-private", "alice-private")])
 def test_ezomero_joins_a_child_with_no_password_and_its_close_ends_only_the_child(
         omero_server, profiles, store, run, tmp_path, name, group):
@@ -112,12 +102,12 @@ def test_ezomero_joins_a_child_with_no_password_and_its_close_ends_only_the_chil
     assert job.returncode == 0, job.stderr
     assert job.stdout.split() == ["alice", group, "True"]
     assert omero_server.counters()["logins"] == before["logins"]  # joined: no password was used
-    live = _live(omero_server)
-    assert child not in live  # ezomero's close() killed its own session...
-    assert shared in live  # ...and only that: the shared one serves every other process still
+    now = live(omero_server)
+    assert child not in now  # ezomero's close() killed its own session...
+    assert shared in now  # ...and only that: the shared one serves every other process still
     with connect(name) as conn:
         assert conn.c.getSessionId() == shared
-    _end_all(omero_server, "alice")
+    end_all(omero_server, "alice")
 
 
 def test_plain_omero_py_uses_the_child_key(omero_server, profiles, store, run, tmp_path):
@@ -133,14 +123,11 @@ conn.close(hard=False)
 """], capture_output=True, text=True, timeout=120, env=_clean_env(tmp_path, exports))
     assert job.returncode == 0, job.stderr
     assert job.stdout.split() == ["alice", str(15 * 60_000), str(2 * 3_600_000)]
-    _end_all(omero_server, "alice")
+    end_all(omero_server, "alice")
 
 
 def test_logout_ends_what_the_profile_made_and_leaves_the_rest(omero_server, profiles, store, run):
-    omero_login = CLI()
-    omero_login.loadplugins()
-    omero_login.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.ssl_port), "-u", "alice", "-w",
-                        "alice-pw", "-q"], strict=True)
+    omero_login(omero_server)
     [by_cli] = [s.key for s in SessionStore().sessions(omero_server.host, "alice")]
     assert run("login", "alice").exit_code == 0
     assert run("login", "alice-private").exit_code == 0
@@ -151,16 +138,16 @@ def test_logout_ends_what_the_profile_made_and_leaves_the_rest(omero_server, pro
     assert result.exit_code == 0, result.stderr
     # the shared processes joined the session `login alice` made (same user, group, su): not made by "shared"
     assert [(r["kind"], r["ended"]) for r in json.loads(result.stdout)["sessions"]] == [("child", True)]
-    assert child not in _live(omero_server)
+    assert child not in live(omero_server)
     result = run("logout", "alice")
     assert result.exit_code == 0 and "login session (omero-profile login for profile 'alice'" in result.stderr
-    live = _live(omero_server)
-    assert by_cli in live and private in live  # `omero login`'s and another profile's: not this profile's
+    now = live(omero_server)
+    assert by_cli in now and private in now  # `omero login`'s and another profile's: not this profile's
     result = run("logout", "alice", "--all", "--yes")
     assert result.exit_code == 0, result.stderr
     assert "stored session (not made by omero-profiles" in result.stderr
     assert "login session (omero-profile login for profile 'alice-private'" in result.stderr
-    assert _live(omero_server) == set() and SessionStore().sessions(omero_server.host, "alice") == []
+    assert live(omero_server) == set() and SessionStore().sessions(omero_server.host, "alice") == []
 
 
 def test_logout_of_a_profile_without_a_username_never_ends_another_users_session(
@@ -173,11 +160,11 @@ def test_logout_of_a_profile_without_a_username_never_ends_another_users_session
     [root_key] = [s.key for s in SessionStore().sessions(omero_server.host, "root")]
     result = run("logout", "analyst")
     assert result.exit_code == 0, result.stderr
-    assert root_key in _live(omero_server, "root")  # root's session, stored last: untouched
-    assert _live(omero_server, "alice") == set() and child not in _live(omero_server)
+    assert root_key in live(omero_server, "root")  # root's session, stored last: untouched
+    assert live(omero_server, "alice") == set() and child not in live(omero_server)
     monkeypatch.delenv("OMERO_PASSWORD")
     assert run("logout", "admin").exit_code == 0
-    assert _live(omero_server, "root") == set()
+    assert live(omero_server, "root") == set()
 
 
 def test_user_token_written_by_login_is_read_by_omero_user_token_and_removed_by_logout(
@@ -202,7 +189,7 @@ client.closeSession()
     with connect("token") as conn:
         assert conn.joined and conn.c.getSessionId() == key
     assert run("logout", "alice").exit_code == 0
-    assert not token.exists() and key not in _live(omero_server)
+    assert not token.exists() and key not in live(omero_server)
 
 
 def test_a_token_set_by_omero_user_token_is_joined_by_a_profile(omero_server, profiles, run, tmp_path, monkeypatch):
@@ -216,7 +203,7 @@ print(omero_user_token.setter({omero_server.host!r}, {omero_server.ssl_port}, "a
     key = made.stdout.strip().partition("@")[0]
     with connect("token") as conn:
         assert conn.c.getSessionId() == key and conn.getUser().getName() == "alice"
-    assert key in _live(omero_server)  # joined, detached on close
+    assert key in live(omero_server)  # joined, detached on close
     omero_server.close_session(key)
 
 
@@ -234,25 +221,22 @@ def test_processes_over_two_groups_log_in_once_per_group(omero_server, profiles,
     expected = {"shared": "lab-shared lab-shared", "shared-private": "alice-private alice-private"}
     assert [out.strip() for out, _ in outputs] == [expected[n] for n in names]
     assert omero_server.counters()["logins"] - before["logins"] == 2
-    _end_all(omero_server, "alice")
+    end_all(omero_server, "alice")
 
 
 def test_a_joined_session_without_a_profile_group_runs_in_the_sessions_group_and_test_says_so(
         omero_server, write_user, store, run):
     write_user(f'[profiles.cli]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
                'credentials = { source = "omero-login", username = "alice" }\n')
-    cli = CLI()
-    cli.loadplugins()
-    cli.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.ssl_port), "-u", "alice", "-w", "alice-pw",
-                "-q"], strict=True)
-    cli.invoke(["sessions", "group", "alice-private"], strict=True)  # the OMERO CLI switches its session
+    omero_login(omero_server)
+    omero("sessions", "group", "alice-private")  # the OMERO CLI switches its session
     result = run("test", "cli")
     assert result.exit_code == 0, result.stderr
     assert "group:    alice-private (id " in result.stdout
     assert "the joined session's current group (the profile sets none)" in result.stdout
     with connect("cli") as conn:  # and that is where context-free calls go
         assert conn.c.sf.getAdminService().getEventContext().groupName == "alice-private"
-    _end_all(omero_server, "alice")
+    end_all(omero_server, "alice")
 
 
 def test_an_su_profile_child_is_made_by_the_administrator_and_ended_by_logout(omero_server, profiles, store, run,
@@ -267,23 +251,20 @@ def test_an_su_profile_child_is_made_by_the_administrator_and_ended_by_logout(om
                          stdin=subprocess.DEVNULL, env=_clean_env(tmp_path, exports))
     assert job.returncode == 0, job.stderr
     assert job.stdout.split()[0] == "bob"
-    assert child not in _live(omero_server, "bob")  # ended by ezomero's close, alone
+    assert child not in live(omero_server, "bob")  # ended by ezomero's close, alone
     child = _exports(run, "root-as-bob")["OMERO_SESSION_KEY"]
     result = run("logout", "root-as-bob", "--json")
     assert result.exit_code == 0, result.stderr
     assert ("child", True) in {(r["kind"], r["ended"]) for r in json.loads(result.stdout)["sessions"]}
-    assert _live(omero_server, "bob") == set()
+    assert live(omero_server, "bob") == set()
 
 
 def test_env_session_for_a_profile_that_joins_by_key_is_refused_with_the_reason(omero_server, write_user, store, run):
     write_user(f'[profiles.cli]\nhost = "{omero_server.host}"\nport = {omero_server.ssl_port}\ntimeout = 10\n'
                'credentials = { source = "omero-login", username = "alice" }\n')
-    cli = CLI()
-    cli.loadplugins()
-    cli.invoke(["login", "-s", omero_server.host, "-p", str(omero_server.ssl_port), "-u", "alice", "-w", "alice-pw",
-                "-q"], strict=True)
+    omero_login(omero_server)
     result = run("env", "cli", "--session")
     assert result.exit_code == 7, result.stderr
     assert "makes child sessions only for a session opened with a password" in result.stderr
     assert "OMERO_SESSION_KEY" not in result.stdout
-    _end_all(omero_server, "alice")
+    end_all(omero_server, "alice")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from filelock import FileLock
+from session_helpers import end_all
 
 from omeroprofiles import ServerUnreachable, connect, get_conn, load_profile
 from omeroprofiles.pool import ConnectionPool
@@ -65,12 +66,6 @@ def _stored(server, user="alice"):
     return SessionStore().sessions(server.host, user, server.ssl_port)
 
 
-def _end_all(server, user="alice"):
-    for s in server.sessions():
-        if s["user"] == user:
-            server.close_session(s["uuid"])
-
-
 def _raw_join(server, key):
     """A plain omero.client joined to ``key``, as another program (the OMERO CLI) would."""
     import omero
@@ -99,7 +94,7 @@ def test_many_processes_log_in_once(omero_server, shared):
     [stored] = _stored(omero_server)
     live = [s for s in omero_server.sessions() if s["user"] == "alice"]
     assert [s["uuid"] for s in live] == [stored.key] and live[0]["refcount"] == 0  # all detached
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_an_expired_shared_session_is_replaced_by_one_login(omero_server, shared):
@@ -115,7 +110,7 @@ def test_an_expired_shared_session_is_replaced_by_one_login(omero_server, shared
     assert after["logins"] - before["logins"] == 1
     [second] = _stored(omero_server)  # the ended one was removed from the store
     assert second.key != first.key
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_each_group_has_its_own_shared_session_made_in_that_group(omero_server, shared):
@@ -132,7 +127,7 @@ def test_each_group_has_its_own_shared_session_made_in_that_group(omero_server, 
     assert omero_server.counters()["logins"] - before["logins"] == 2
     assert sorted(s["group"] for s in omero_server.sessions() if s["user"] == "alice") == \
         ["alice-private", "lab-shared"]
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_all_groups_profiles_share_a_default_group_session_and_query_per_call(omero_server, shared):
@@ -140,7 +135,7 @@ def test_all_groups_profiles_share_a_default_group_session_and_query_per_call(om
         assert conn.call_group == -1 and conn.SERVICE_OPTS.getOmeroGroup() == "-1"
         assert conn.c.getSessionId() == other.c.getSessionId()
         assert conn.c.sf.getAdminService().getEventContext().groupName == "lab-shared"  # made in the default
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_a_session_moved_to_another_group_is_not_joined(omero_server, shared):
@@ -152,7 +147,7 @@ def test_a_session_moved_to_another_group_is_not_joined(omero_server, shared):
     with connect("shared") as conn:
         assert conn.c.getSessionId() != first
         assert conn.getEventContext().groupName == "lab-shared"
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_set_group_for_session_on_a_shared_connection_leaves_the_others_alone(omero_server, shared):
@@ -167,7 +162,7 @@ def test_set_group_for_session_on_a_shared_connection_leaves_the_others_alone(om
         private_key = conn.c.getSessionId()
     assert private_key not in {s["uuid"] for s in omero_server.sessions()}  # private: ended on close
     assert shared_key in {s["uuid"] for s in omero_server.sessions()}
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_reconnect_and_pool_join_instead_of_logging_in(omero_server, shared):
@@ -186,7 +181,7 @@ def test_reconnect_and_pool_join_instead_of_logging_in(omero_server, shared):
         assert omero_server.counters()["logins"] == before["logins"]
     finally:
         conn.close()
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_su_shared_session_and_logout_ends_it_for_everyone(omero_server, shared, run):
@@ -211,7 +206,7 @@ def test_the_username_for_the_store_comes_from_the_environment(omero_server, sha
     forget_all()
     with connect("shared-env") as conn:
         assert conn.joined and conn.getUser().getName() == "alice"
-    _end_all(omero_server)
+    end_all(omero_server)
 
 
 def test_waiting_for_the_lock_is_bounded_by_the_profile_timeout(omero_server, shared, write_user, isolated_env):
