@@ -867,6 +867,54 @@ def completion(shell: str) -> None:
     click.echo(comp.source())
 
 
+# -- where users already work: status, doctor, import --------------------------------------------
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--all", "everything", is_flag=True, help="Every profile, not only the named or active one.")
+@click.option("--offline", is_flag=True, help="Read the stores only; check nothing on the server.")
+@json_option
+@pass_state
+def status(state: State, name: str | None, everything: bool, offline: bool, as_json: bool) -> None:
+    """Show the stored sessions that serve a profile, alive or not, user, group, time left, where stored.
+
+    Its own login, a shared session, `omero login`'s, children handed to other programs, a user
+    token. Exit 0 when every profile asked about has a usable session; else 6 (none alive), 5 (the
+    server did not answer), 2 (an invalid profile): the code of the first that has not.
+    """
+    from .active import select
+    from .render_checks import status_lines
+    from .status import invalid, statuses, store_warnings
+
+    if everything and name:
+        raise click.UsageError("give a NAME or --all, not both")
+    config = state.config()
+    names = config.names() if everything else [select(config, name).name]
+    profiles, broken = [], {}
+    for each in names:
+        try:
+            profiles.append(config.resolve(each))
+        except ProfileError as exc:
+            broken[each] = invalid(each, exc)
+    found = {s.profile: s for s in statuses(profiles, offline=offline)} | broken
+    results = [found[each] for each in names]
+    warnings = store_warnings()
+    if as_json:
+        _echo_json({"offline": offline, "profiles": [r.as_json() for r in results], "warnings": warnings})
+    else:
+        _echo_lines(status_lines([r.as_json() for r in results], warnings))
+    failed = [r for r in results if not r.usable]
+    if failed:
+        sys.stdout.flush()
+        first = failed[0]
+        if first.exit_code == 6:
+            error = ProfileError(f"no usable session for: {', '.join(r.profile for r in failed)}",
+                                 hint=f"{PROG} login {first.profile}   (or `omero login`, for an omero-login profile)")
+        else:
+            error = ProfileError(first.error or f"profile '{first.profile}': no usable session")
+        error.exit_code = first.exit_code
+        raise error
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name=PROG)
