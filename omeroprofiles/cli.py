@@ -915,6 +915,46 @@ def status(state: State, name: str | None, everything: bool, offline: bool, as_j
         raise error
 
 
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--timeout", type=float, help="Seconds each step may take (default: the profile's timeout).")
+@json_option
+@pass_state
+def doctor(state: State, name: str | None, timeout: float | None, as_json: bool) -> None:
+    """Connect step by step and say where it breaks, with each step's time: for the help desk.
+
+    Name, TCP, TLS (certificate), router, server version, credentials (never shown), login,
+    group, su, session timeouts, stored sessions. Stops at the first failure with its exit code
+    (5 unreachable, 4 credentials, 6 rejected, 7 access denied) and the one thing to try next.
+    """
+    from .active import select
+    from .doctor import DoctorFailed, run_doctor
+    from .render_checks import doctor_heading, doctor_step_lines, doctor_summary
+
+    def resolve():
+        config = state.config()
+        return config.resolve(select(config, name).name, {"timeout": timeout} if timeout is not None else None)
+
+    def show(step, report) -> None:
+        if step.key == "profile":
+            click.echo(doctor_heading(report.as_json()))
+        _echo_lines(doctor_step_lines(step.as_json()))
+
+    try:
+        report = run_doctor(resolve, None if as_json else show)
+    except DoctorFailed as exc:
+        if as_json:
+            _echo_json(exc.report.as_json())  # type: ignore[attr-defined]
+        else:
+            click.echo(doctor_summary(exc.report.as_json()))  # type: ignore[attr-defined]
+        sys.stdout.flush()
+        raise
+    if as_json:
+        _echo_json(report.as_json())
+    else:
+        click.echo(doctor_summary(report.as_json()))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name=PROG)

@@ -82,11 +82,20 @@ def status_lines(statuses: Iterable[dict[str, Any]], warnings: Iterable[str]) ->
     return lines
 
 
-def doctor_lines(report: dict[str, Any]) -> list[str]:
-    lines = [printable(f"doctor: profile '{report['profile']}' ({report['address'] or 'not resolved'})")]
-    for step in report["steps"]:
-        ms = f"{step['ms']:8.1f} ms" if step["ms"] is not None else " " * 11
-        lines.append(printable(f"  {step['status']:<5} {step['title']:<18} {ms}  {step['detail']}"))
-        for note in step.get("notes", []):
-            lines.append(printable(f"  {'':<5} {'':<18} {'':>11}  - {note}"))
+def doctor_heading(report: dict[str, Any]) -> str:
+    return printable(f"doctor: profile '{report['profile']}' ({report['address'] or 'not resolved'})")
+
+
+def doctor_step_lines(step: dict[str, Any]) -> list[str]:
+    """One step: status, title, time, what was found; then its notes, indented."""
+    ms = f"{step['ms']:8.1f} ms" if step["ms"] is not None else " " * 11
+    lines = [printable(f"  {step['status']:<5} {step['title']:<17} {ms}  {step['detail']}")]
+    lines += [printable(f"{'':38}{note}") for note in step.get("notes", [])]
     return lines
+
+
+def doctor_summary(report: dict[str, Any]) -> str:
+    if report["exit_code"]:
+        return f"result: failed (exit {report['exit_code']}); next: {report['next'] or 'see the step above'}"
+    warnings = report["warnings"]
+    return "result: ok" + (f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "")
