@@ -955,6 +955,86 @@ def doctor(state: State, name: str | None, timeout: float | None, as_json: bool)
         click.echo(doctor_summary(report.as_json()))
 
 
+@cli.command("import")
+@click.option("--from", "source", required=True, type=click.Choice(["omero-sessions", "ezomero", "env"]),
+              help="omero-sessions: the `omero login` store; ezomero: its .ezomero file and variables; env: OMERO_*.")
+@click.option("--path", metavar="DIR", help="With --from ezomero: the directory holding .ezomero (default: home).")
+@click.option("--dry-run", is_flag=True, help="Print the TOML that would be added; change nothing.")
+@click.option("--password-to-keyring", is_flag=True,
+              help="Put the password found in the environment in the OS keyring (never in the file).")
+@click.option("--prefix", default="", help="Put this before every derived profile name (to avoid a collision).")
+@click.option("--name", help="The name, when one profile is imported.")
+@pass_state
+def import_(state: State, source: str, path: str | None, dry_run: bool, password_to_keyring: bool, prefix: str,
+            name: str | None) -> None:
+    """Add profiles from existing set-ups; a password is never copied into the file.
+
+    Names come from the host (with user, port or group when two would clash) and never replace a
+    profile that exists (exit 2 naming it; choose others with --prefix or --name).
+    """
+    from . import importing
+    from .edit import edit_user_file
+    from .text import printable
+
+    if path is not None and source != "ezomero":
+        raise click.UsageError("--path is for --from ezomero")
+    if password_to_keyring and source == "omero-sessions":
+        raise click.UsageError("--password-to-keyring: the OMERO CLI's store holds no password to move")
+    if name is not None and prefix:
+        raise click.UsageError("give --name or --prefix, not both")
+    environ = dict(os.environ)
+    if source == "omero-sessions":
+        candidates = importing.from_omero_sessions()
+    elif source == "ezomero":
+        candidates = importing.from_ezomero(path, environ, to_keyring=password_to_keyring)
+    else:
+        candidates = importing.from_env(environ, to_keyring=password_to_keyring)
+    importing.assign_names(candidates, prefix=prefix, name=name)
+    config = state.config()
+    clashes = importing.collisions(candidates, config)
+    if clashes:
+        raise ConfigError("\n".join(clashes) + "\nnothing was imported (an existing profile is never replaced)",
+                          hint="choose other names with --prefix PREFIX (or --name NAME for one profile)")
+    if dry_run:
+        click.echo(importing.preview(candidates).rstrip("\n"))
+        for candidate in candidates:
+            for note in candidate.notes:
+                click.echo(printable(f"note: {candidate.name}: {note}"), err=True)
+            if candidate.password is not None:
+                click.echo(printable(f"note: {candidate.name}: would store the password from ${candidate.password_from}"
+                                     " in the keyring (not done: --dry-run)"), err=True)
+        return
+    edit_user_file(state.locations, importing.change_for(candidates))
+    for candidate in candidates:
+        click.echo(printable(f"Added profile '{candidate.name}' (from {candidate.origin}) to "
+                             f"{state.locations.user_file}"), err=True)
+        for note in candidate.notes:
+            click.echo(printable(f"  note: {note}"), err=True)
+    _store_imported_passwords(state, [c for c in candidates if c.password is not None])
+
+
+def _store_imported_passwords(state: State, candidates: list) -> None:
+    """--password-to-keyring: after the profiles exist, each password into the keyring, said aloud."""
+    from .credentials.keyring import store_password
+    from .errors import CredentialError
+    from .resolve import Config
+    from .text import printable
+
+    if not candidates:
+        return
+    config = Config.load(state.config_path)
+    for candidate in candidates:
+        profile = config.resolve(candidate.name)
+        try:
+            service, user = store_password(profile, candidate.password.get_secret_value())
+        except CredentialError as exc:
+            raise CredentialError(f"profile '{candidate.name}' was added, but the password from "
+                                  f"${candidate.password_from} was NOT stored in the keyring: {exc}",
+                                  hint=f"{PROG} password set {candidate.name}") from None
+        click.echo(printable(f"  Stored the password from ${candidate.password_from} in the keyring (service "
+                             f"'{service}', user '{user}'); the file holds no password."), err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name=PROG)
