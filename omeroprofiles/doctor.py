@@ -404,6 +404,10 @@ class Doctor:
     def _step_group(self, step: Step) -> None:
         p, ec = self._p, self._ec
         group = p.group
+        if p.su and group is not None:
+            step.status = "skip"
+            step.detail = f"{group!r} is the group of '{p.su}', checked in the su step (this login is the admin's)"
+            return
         if group is None:
             step.status = "skip"
             whose = "the joined session's" if self._session.joined else "the user's default"

@@ -74,6 +74,12 @@ credentials = {{ source = "plain", username = "ann", password = "{PASSWORD}" }}
 
 [profiles.boss-as-bea]
 su = "bea"
+group = "other"
+credentials = {{ source = "plain", username = "boss", password = "boss-pw" }}
+
+[profiles.boss-as-bea-in-lab]
+su = "bea"
+group = "lab"
 credentials = {{ source = "plain", username = "boss", password = "boss-pw" }}
 
 [profiles.nothing-listens]
@@ -111,6 +117,7 @@ def test_a_healthy_profile_passes_every_step_and_leaves_no_session(server, write
         assert all(s["ms"] is not None for s in data["steps"] if s["status"] == "ok")
         assert PASSWORD not in result.stdout + result.stderr
     assert steps["su"]["detail"] == "boss may act as bea: a session of bea in other"
+    assert steps["group"]["status"] == "skip" and "checked in the su step" in steps["group"]["detail"]
     leaks.assert_clean(settle=3)  # the guest session, the login and the su session were all ended
     text = run("doctor", "ann-lab")
     assert text.exit_code == 0 and "result: ok" in text.stdout and "alice" not in text.stdout
@@ -126,6 +133,7 @@ def test_a_healthy_profile_passes_every_step_and_leaves_no_session(server, write
     ("ann-wrong", "login", 6, "rejected the username or password", "password was refused"),
     ("ann-other", "group", 7, "'ann' is not a member of group 'other' (member of: lab)", "omero-profile groups"),
     ("ann-as-bea", "su", 7, "'ann' is not one", "Sudo privilege"),
+    ("boss-as-bea-in-lab", "su", 7, "user 'bea' is not a member of group 'lab'", "check su = 'bea'"),
     ("not-a-profile", "profile", 3, "not-a-profile", None),
 ])
 def test_the_first_failure_stops_the_run_with_its_code_and_what_to_try(server, write_user, run, tmp_path,
