@@ -900,6 +900,8 @@ def status(state: State, name: str | None, everything: bool, offline: bool, as_j
     warnings = store_warnings()
     if as_json:
         _echo_json({"offline": offline, "profiles": [r.as_json() for r in results], "warnings": warnings})
+    elif not results:
+        click.echo(f"No profiles defined. Start with: {PROG} init   (or {PROG} import --from omero-sessions)")
     else:
         _echo_lines(status_lines([r.as_json() for r in results], warnings))
     failed = [r for r in results if not r.usable]
