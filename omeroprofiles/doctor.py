@@ -99,6 +99,7 @@ class Doctor:
         self._on_step = on_step or (lambda step, report: None)
         self.report = Report("?", "")
         self.profile: Profile | None = None
+        self._addresses: list[tuple[int, Any]] = []
         self._sock: socket.socket | None = None
         self._session: Any = None
         self._credentials: Any = None

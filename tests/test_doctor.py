@@ -197,9 +197,9 @@ timeout = {TIMEOUT:g}
 keepalive = 0
 group = "lab"
 share_session = true
-su = "ann"
 credentials = {{ source = "plain", username = "boss", password = "boss-pw" }}
-""" for step, proxy in proxies.items()))
+{'su = "ann"' if step == "su" else ""}
+""" for step, proxy in proxies.items()))  # an su profile's group is checked in the su step: su only for that one
     for step in FROZEN_STEPS:  # a stored shared session for the last step to check
         with connect(step):
             pass

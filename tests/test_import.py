@@ -11,6 +11,7 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 from omero.cli import CLI
+from session_helpers import ending_new_sessions
 
 from omeroprofiles.files import tomllib
 
@@ -23,6 +24,13 @@ keepalive = 0
 host = "example.org"  # not touched
 """
 
+
+
+@pytest.fixture(autouse=True)
+def _end_sessions_left_open(omero_server):
+    """Stored, shared and child sessions outlive their commands on purpose: end them for the next tests."""
+    with ending_new_sessions(omero_server):
+        yield
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from omero.cli import CLI, NonZeroReturnCode
+from session_helpers import ending_new_sessions
 
 from omeroprofiles.cli import cli as profile_cli
 from omeroprofiles.omero_cli import COMMANDS
@@ -28,6 +29,13 @@ from omeroprofiles.sessionstore import SessionStore
 ROOT = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 
+
+
+@pytest.fixture(autouse=True)
+def _end_sessions_left_open(omero_server):
+    """Stored, shared and child sessions outlive their commands on purpose: end them for the next tests."""
+    with ending_new_sessions(omero_server):
+        yield
 
 @pytest.fixture(scope="module")
 def installed() -> Path:

@@ -12,10 +12,17 @@ from pathlib import Path
 
 import pytest
 from omero.cli import CLI
+from session_helpers import ending_new_sessions
 
 from omeroprofiles.sessionindex import SessionIndex
 from omeroprofiles.sessionstore import SessionStore
 
+
+@pytest.fixture(autouse=True)
+def _end_sessions_left_open(omero_server):
+    """Stored, shared and child sessions outlive their commands on purpose: end them for the next tests."""
+    with ending_new_sessions(omero_server):
+        yield
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -80,8 +87,10 @@ def test_every_kind_of_session_is_listed_with_its_state(omero_server, write_user
     assert run("test", "shared-private").exit_code == 0  # makes and stores the shared session of that group
     assert run("env", "alice", "--session").exit_code == 0  # a child, handed out
 
+    live = {s["uuid"] for s in omero_server.sessions()}
     code, data, result = _status(run, "--all")
     assert code == 0, result.stderr  # every profile has a live session that serves it
+    assert {s["uuid"] for s in omero_server.sessions()} == live  # joined and detached: nothing ended, nothing left
     alice = {r["kind"]: r for r in _rows(data, "alice")}
     assert set(alice) == {"login", "foreign", "child"}
     assert alice["login"]["alive"] and alice["login"]["serves"] and alice["login"]["group"] == "lab-shared"
