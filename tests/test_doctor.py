@@ -132,7 +132,7 @@ def test_a_healthy_profile_passes_every_step_and_leaves_no_session(server, write
     ("ann-stored", "credentials", 6, "no session of user 'ann'", "omero-profile login ann-stored"),
     ("ann-wrong", "login", 6, "rejected the username or password", "password was refused"),
     ("ann-other", "group", 7, "'ann' is not a member of group 'other' (member of: lab)", "omero-profile groups"),
-    ("ann-as-bea", "su", 7, "'ann' is not one", "Sudo privilege"),
+    ("ann-as-bea", "su", 7, "so it cannot su to 'bea'", "Sudo privilege"),
     ("boss-as-bea-in-lab", "su", 7, "user 'bea' is not a member of group 'lab'", "check su = 'bea'"),
     ("not-a-profile", "profile", 3, "not-a-profile", None),
 ])

@@ -219,3 +219,24 @@ credentials = {{ source = "plain", username = "alice", password = "{omero_server
     code, data, _ = _status(run, "also-private")
     assert code == 0 and [(r["kind"], r["serves"]) for r in _rows(data, "also-private")] == [("shared", True)]
     assert [m.profile for m in SessionIndex().entries()] == ["shared-private"]
+
+
+def test_an_su_profiles_sessions_are_its_targets(omero_server, write_user, store, run):
+    root = f'{{ source = "plain", username = "root", password = "{omero_server.users["root"].password}" }}'
+    write_user(f"""
+[profiles.as-bob]
+host = "{omero_server.host}"
+port = {omero_server.ssl_port}
+timeout = 5
+su = "bob"
+credentials = {root}
+""")
+    assert run("login", "as-bob").exit_code == 0
+    assert run("env", "as-bob", "--session").exit_code == 0
+    code, data, result = _status(run, "as-bob")
+    assert code == 0, result.stderr
+    assert data["profiles"][0]["user"] == "bob"
+    rows = {r["kind"]: r for r in _rows(data, "as-bob")}
+    assert set(rows) == {"login", "child"}
+    assert all(r["user"] == "bob" and r["su_by"] == "root" and r["alive"] for r in rows.values())
+    assert rows["login"]["where"].endswith(f"/{omero_server.host}/bob")
