@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_cli.py", "bench_connect.py", "bench_sessions.py", "bench_vault.py", "bench_standin.py"]
+BENCHMARKS = ["bench_cli.py", "bench_connect.py", "bench_sessions.py", "bench_vault.py", "bench_standin.py",
+              "bench_checks.py"]
 
 
 def main() -> int:

@@ -873,6 +873,176 @@ def completion(shell: str) -> None:
     click.echo(comp.source())
 
 
+# -- where users already work: status, doctor, import --------------------------------------------
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--all", "everything", is_flag=True, help="Every profile, not only the named or active one.")
+@click.option("--offline", is_flag=True, help="Read the stores only; check nothing on the server.")
+@json_option
+@pass_state
+def status(state: State, name: str | None, everything: bool, offline: bool, as_json: bool) -> None:
+    """Show the stored sessions that serve a profile, alive or not, user, group, time left, where stored.
+
+    Its own login, a shared session, `omero login`'s, children handed to other programs, a user
+    token. Exit 0 when every profile asked about has a usable session; else 6 (none alive), 5 (the
+    server did not answer), 2 (an invalid profile): the code of the first that has not.
+    """
+    from .active import select
+    from .render_checks import status_lines
+    from .status import invalid, statuses, store_warnings
+
+    if everything and name:
+        raise click.UsageError("give a NAME or --all, not both")
+    config = state.config()
+    names = config.names() if everything else [select(config, name).name]
+    profiles, broken = [], {}
+    for each in names:
+        try:
+            profiles.append(config.resolve(each))
+        except ProfileError as exc:
+            broken[each] = invalid(each, exc)
+    found = {s.profile: s for s in statuses(profiles, offline=offline)} | broken
+    results = [found[each] for each in names]
+    warnings = store_warnings()
+    if as_json:
+        _echo_json({"offline": offline, "profiles": [r.as_json() for r in results], "warnings": warnings})
+    elif not results:
+        click.echo(f"No profiles defined. Start with: {PROG} init   (or {PROG} import --from omero-sessions)")
+    else:
+        _echo_lines(status_lines([r.as_json() for r in results], warnings))
+    failed = [r for r in results if not r.usable]
+    if failed:
+        sys.stdout.flush()
+        first = failed[0]
+        if first.exit_code == 6:
+            error = ProfileError(f"no usable session for: {', '.join(r.profile for r in failed)}",
+                                 hint=f"{PROG} login {first.profile}   (or `omero login`, for an omero-login profile)")
+        else:
+            error = ProfileError(first.error or f"profile '{first.profile}': no usable session")
+        error.exit_code = first.exit_code
+        raise error
+
+
+@cli.command()
+@click.argument("name", required=False, shell_complete=_complete_profiles)
+@click.option("--timeout", type=float, help="Seconds each step may take (default: the profile's timeout).")
+@json_option
+@pass_state
+def doctor(state: State, name: str | None, timeout: float | None, as_json: bool) -> None:
+    """Connect step by step and say where it breaks, with each step's time: for the help desk.
+
+    Name, TCP, TLS (certificate), router, server version, credentials (never shown), login,
+    group, su, session timeouts, stored sessions. Stops at the first failure with its exit code
+    (5 unreachable, 4 credentials, 6 rejected, 7 access denied) and the one thing to try next.
+    """
+    from .active import select
+    from .doctor import DoctorFailed, run_doctor
+    from .render_checks import doctor_heading, doctor_step_lines, doctor_summary
+
+    def resolve():
+        config = state.config()
+        return config.resolve(select(config, name).name, {"timeout": timeout} if timeout is not None else None)
+
+    def show(step, report) -> None:
+        if step.key == "profile":
+            click.echo(doctor_heading(report.as_json()))
+        _echo_lines(doctor_step_lines(step.as_json()))
+
+    try:
+        report = run_doctor(resolve, None if as_json else show)
+    except DoctorFailed as exc:
+        if as_json:
+            _echo_json(exc.report.as_json())  # type: ignore[attr-defined]
+        else:
+            click.echo(doctor_summary(exc.report.as_json()))  # type: ignore[attr-defined]
+        sys.stdout.flush()
+        raise
+    if as_json:
+        _echo_json(report.as_json())
+    else:
+        click.echo(doctor_summary(report.as_json()))
+
+
+@cli.command("import")
+@click.option("--from", "source", required=True, type=click.Choice(["omero-sessions", "ezomero", "env"]),
+              help="omero-sessions: the `omero login` store; ezomero: its .ezomero file and variables; env: OMERO_*.")
+@click.option("--path", metavar="DIR", help="With --from ezomero: the directory holding .ezomero (default: home).")
+@click.option("--dry-run", is_flag=True, help="Print the TOML that would be added; change nothing.")
+@click.option("--password-to-keyring", is_flag=True,
+              help="Put the password found in the environment in the OS keyring (never in the file).")
+@click.option("--prefix", default="", help="Put this before every derived profile name (to avoid a collision).")
+@click.option("--name", help="The name, when one profile is imported.")
+@pass_state
+def import_(state: State, source: str, path: str | None, dry_run: bool, password_to_keyring: bool, prefix: str,
+            name: str | None) -> None:
+    """Add profiles from existing set-ups; a password is never copied into the file.
+
+    Names come from the host (with user, port or group when two would clash) and never replace a
+    profile that exists (exit 2 naming it; choose others with --prefix or --name).
+    """
+    from . import importing
+    from .edit import edit_user_file
+    from .text import printable
+
+    if path is not None and source != "ezomero":
+        raise click.UsageError("--path is for --from ezomero")
+    if password_to_keyring and source == "omero-sessions":
+        raise click.UsageError("--password-to-keyring: the OMERO CLI's store holds no password to move")
+    if name is not None and prefix:
+        raise click.UsageError("give --name or --prefix, not both")
+    environ = dict(os.environ)
+    if source == "omero-sessions":
+        candidates = importing.from_omero_sessions()
+    elif source == "ezomero":
+        candidates = importing.from_ezomero(path, environ, to_keyring=password_to_keyring)
+    else:
+        candidates = importing.from_env(environ, to_keyring=password_to_keyring)
+    importing.assign_names(candidates, prefix=prefix, name=name)
+    config = state.config()
+    clashes = importing.collisions(candidates, config)
+    if clashes:
+        raise ConfigError("\n".join(clashes) + "\nnothing was imported (an existing profile is never replaced)",
+                          hint="choose other names with --prefix PREFIX (or --name NAME for one profile)")
+    if dry_run:
+        click.echo(importing.preview(candidates).rstrip("\n"))
+        for candidate in candidates:
+            for note in candidate.notes:
+                click.echo(printable(f"note: {candidate.name}: {note}"), err=True)
+            if candidate.password is not None:
+                click.echo(printable(f"note: {candidate.name}: would store the password from ${candidate.password_from}"
+                                     " in the keyring (not done: --dry-run)"), err=True)
+        return
+    edit_user_file(state.locations, importing.change_for(candidates))
+    for candidate in candidates:
+        click.echo(printable(f"Added profile '{candidate.name}' (from {candidate.origin}) to "
+                             f"{state.locations.user_file}"), err=True)
+        for note in candidate.notes:
+            click.echo(printable(f"  note: {note}"), err=True)
+    _store_imported_passwords(state, [c for c in candidates if c.password is not None])
+
+
+def _store_imported_passwords(state: State, candidates: list) -> None:
+    """--password-to-keyring: after the profiles exist, each password into the keyring, said aloud."""
+    from .credentials.keyring import store_password
+    from .errors import CredentialError
+    from .resolve import Config
+    from .text import printable
+
+    if not candidates:
+        return
+    config = Config.load(state.config_path)
+    for candidate in candidates:
+        profile = config.resolve(candidate.name)
+        try:
+            service, user = store_password(profile, candidate.password.get_secret_value())
+        except CredentialError as exc:
+            raise CredentialError(f"profile '{candidate.name}' was added, but the password from "
+                                  f"${candidate.password_from} was NOT stored in the keyring: {exc}",
+                                  hint=f"{PROG} password set {candidate.name}") from None
+        click.echo(printable(f"  Stored the password from ${candidate.password_from} in the keyring (service "
+                             f"'{service}', user '{user}'); the file holds no password."), err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv, prog_name=PROG)

@@ -29,7 +29,7 @@ COMPLETE_VAR = "_OMERO_PROFILE_COMPLETE"
 
 PROFILE_COMMANDS = frozenset({
     ("show",), ("use",), ("test",), ("groups",), ("login",), ("logout",), ("env",), ("remove",), ("set",),
-    ("unset",), ("password", "set"), ("password", "delete"), ("password", "check"),
+    ("unset",), ("password", "set"), ("password", "delete"), ("password", "check"), ("status",), ("doctor",),
 })
 """Commands whose first argument is a profile name (a test checks this against the click commands)."""
 

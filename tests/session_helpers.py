@@ -1,7 +1,14 @@
-"""Helpers for tests of sessions: what the server holds, sessions made behind our back, the OMERO CLI."""
+"""Helpers for tests of sessions: what the server holds, sessions made behind our back, the OMERO CLI.
+
+`omero login`, `omero-profile login`, shared and child sessions outlive the command that made them
+(that is their point); tests that make them on the session-wide ``omero_server`` end them
+(``end_all``, ``ending_new_sessions``), so tests that count a user's sessions on it see only their own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -41,3 +48,15 @@ def omero(*args: str) -> None:
 def omero_login(server: Any, user: str = "alice") -> None:
     """`omero login` as ``user`` with a password, into the OMERO CLI's store."""
     omero("login", "-s", server.host, "-p", str(server.ssl_port), "-u", user, "-w", server.users[user].password, "-q")
+
+
+@contextmanager
+def ending_new_sessions(server: Any) -> Iterator[None]:
+    """End, afterwards, every session made on ``server`` inside the block."""
+    before = {s["uuid"] for s in server.sessions()}
+    try:
+        yield
+    finally:
+        for session in server.sessions():
+            if session["uuid"] not in before:
+                server.close_session(session["uuid"])

@@ -41,6 +41,8 @@ def world(canary_server, write_user, tmp_path, monkeypatch, isolated_env):
     monkeypatch.setenv("OMERO_USER", "alice")
     monkeypatch.setenv("OMERO_PASSWORD", PASSWORD)
     monkeypatch.setenv("CANARY_KEY", KEY)
+    monkeypatch.setenv("OMERO_HOST", omero_server.host)  # for `import --from env`
+    monkeypatch.setenv("OMERO_PORT", str(omero_server.ssl_port))
     secret_file = tmp_path / "given" / "pw"
     secret_file.parent.mkdir()
     secret_file.write_text(PASSWORD)
@@ -139,7 +141,18 @@ COMMANDS = [
     (("test", "env-not-member"), 7), (("test", "env-unreachable"), 5), (("test", "env", "--su", "nobody"), 7),
     (("test", "command-bad-json"), 4), (("test", "command-garbled"), 4), (("test", "dead-key"), 6),
     (("groups", "dead-key"), 6), (("env", "env"), 0), (("env", "env-shared", "--session"), 0),
-    (("password", "check", "keyring"), 0), (("login", "env", "--json"), 0), (("test", "stored"), 0),
+    (("password", "check", "keyring"), 0), (("status", "env"), 6),
+    (("doctor", "stored"), 0),  # it joins the shared session `test env-shared` stored
+    (("login", "env", "--json"), 0), (("test", "stored"), 0),
+    (("status", "env"), 0), (("status", "stored", "--json"), 0), (("status", "--all", "--offline"), 6),
+    (("status", "--all"), 6), (("doctor", "env"), 0), (("doctor", "stored", "--json"), 0), (("doctor", "keyring"), 0),
+    (("doctor", "env-as-bob"), 0), (("doctor", "env-shared"), 0), (("doctor", "env-unreachable"), 5),
+    (("doctor", "command-garbled"), 4), (("doctor", "command-bad-json", "--json"), 4), (("doctor", "dead-key"), 6),
+    (("doctor", "dead-key-alice"), 6), (("doctor", "env-not-member"), 7), (("doctor", "env", "--su", "x"), 2),
+    (("import", "--from", "env", "--dry-run"), 0), (("import", "--from", "env", "--name", "imported"), 0),
+    (("import", "--from", "env", "--name", "imported"), 2), (("test", "imported"), 0),
+    (("import", "--from", "env", "--name", "imported-kr", "--password-to-keyring"), 0), (("test", "imported-kr"), 0),
+    (("import", "--from", "omero-sessions", "--prefix", "s-"), 0), (("status", "s-" + "127-0-0-1"), 0),
     (("logout", "env"), 0), (("login", "env", "--user-token"), 0), (("test", "token"), 0),
     (("logout", "env-shared", "--json"), 0), (("logout", "env", "--all", "--yes"), 0), (("test", "token"), 4),
     (("test", "dead-key-alice"), 6), (("set", "env", "description", "x"), 0), (("use", "keyring"), 0),

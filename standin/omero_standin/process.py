@@ -194,6 +194,7 @@ def start_server(
     verbose: bool = False,
     ssl_port: int = 0,
     tcp_port: int = 0,
+    cert_file: str | os.PathLike[str] | None = None,
     startup_timeout: float = 30.0,
 ) -> StandInServer:
     """Start a stand-in server on loopback ports (0 = a free one) and wait until it is ready.
@@ -203,7 +204,9 @@ def start_server(
     ``login_delay``: seconds each password check takes (model a real server's LDAP bind);
     ``login_concurrency``: at most this many checks at once, the rest queue (0: no limit).
     ``ws``/``wss``: also serve WebSocket endpoints. ``verbose``: log every call to the server's
-    stderr (see ``StandInServer.stderr()``). Raises ``StandInServerError`` with the server's
+    stderr (see ``StandInServer.stderr()``). ``cert_file``: serve this TLS certificate (one PEM file
+    with the certificate and its private key) instead of the shipped localhost one, e.g. an
+    expired or wrong-name certificate a test generated. Raises ``StandInServerError`` with the server's
     stderr if it does not start.
     """
     tempdir = tempfile.TemporaryDirectory(prefix="omero-standin-")
@@ -217,6 +220,8 @@ def start_server(
         cmd += ["--ws", "0"]
     if wss:
         cmd += ["--wss", "0"]
+    if cert_file is not None:
+        cmd += ["--cert", str(Path(cert_file).resolve())]
     if verbose:
         cmd.append("--verbose")
     env = {k: v for k, v in os.environ.items() if k != "ICE_CONFIG"}

@@ -9,7 +9,7 @@ a TOML file (see ``omero_standin.users``; default: the built-in set).
 
     python -m omero_standin.server [--users FILE] [--ssl PORT] [--tcp PORT]
         [--ws PORT] [--wss PORT] [--control PORT] [--session-timeout SECONDS] [--login-delay SECONDS]
-        [--login-concurrency N]
+        [--login-concurrency N] [--cert PEMFILE]
         [--verbose]
 
 Port 0 picks a free port; WS and WSS are off unless given. When ready it prints exactly one
@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--login-concurrency", metavar="N", type=int, default=0,
         help="password checks at once, the rest queue (a directory's connection pool; default 0 = no limit)",
     )
+    p.add_argument(
+        "--cert", metavar="PEMFILE", default=None,
+        help="TLS certificate and its private key, one PEM file (default: the shipped test-only localhost one)",
+    )
     p.add_argument("--verbose", action="store_true", help="log every call to stderr")
     p.add_argument("--watch-stdin", action="store_true", help="stop when stdin reaches end of file")
     return p
@@ -84,7 +88,7 @@ def ice_properties(args: argparse.Namespace) -> Any:
     props = Ice.createProperties([])
     for key, value in {
         "Ice.Plugin.IceSSL": "IceSSL:createIceSSL",
-        "IceSSL.CertFile": str(CERT_FILE),
+        "IceSSL.CertFile": str(args.cert or CERT_FILE),
         "IceSSL.VerifyPeer": "0",
         "Ice.ThreadPool.Server.Size": "4",
         "Ice.ThreadPool.Server.SizeMax": "16",

@@ -154,3 +154,31 @@ def test_login_concurrency_queues_password_checks(start_omero_server) -> None:
     for client in clients:
         client.killSession()
         client.__del__()
+
+
+def test_cert_option_serves_another_certificate(start_omero_server: Any, tmp_path: Any) -> None:
+    """`--cert`: the server presents the given certificate (here an expired one), and still serves logins."""
+    import socket
+    import ssl
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from omero.gateway import BlitzGateway
+
+    from omero_standin.certs import write_certificate
+
+    past = datetime.now(timezone.utc) - timedelta(days=30)
+    pem = write_certificate(tmp_path / "expired.pem", common_name="expired.test", names=("expired.test",),
+                            not_before=past - timedelta(days=365), not_after=past)
+    srv = start_omero_server(ws=False, wss=False, cert_file=pem)
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((srv.host, srv.ssl_port), timeout=10) as raw, \
+            context.wrap_socket(raw) as tls:
+        served = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+    assert served.subject.rfc4514_string() == "CN=expired.test"
+    assert served.not_valid_after_utc < datetime.now(timezone.utc)
+    conn = BlitzGateway(**srv.gateway_args("alice"))
+    assert conn.connect()  # omero-py does not verify server certificates (IceSSL.VerifyPeer=0)
+    conn.close()
