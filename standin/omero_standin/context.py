@@ -14,7 +14,8 @@ from typing import Any
 
 import Ice
 
-from . import faults, security
+from . import acl, faults, security
+from .datastore import Store
 from .directory import Directory
 from .errors import StandInError
 from .state import ClientRecord, Registry, SessionGone, SessionRecord
@@ -36,9 +37,12 @@ class Call:
 class StandIn:
     """Shared state of one running stand-in server."""
 
-    def __init__(self, directory: Directory, registry: Registry, verbose: bool = False) -> None:
+    def __init__(self, directory: Directory, registry: Registry, verbose: bool = False,
+                 store: Store | None = None) -> None:
         self.directory = directory
         self.registry = registry
+        self.store = store if store is not None else Store()
+        """The data (projects, images, annotations...): ``datastore``."""
         self.verbose = verbose
         self.adapter: Any = None  # Ice.ObjectAdapter, set once created
         self.ports: dict[str, int] = {}
@@ -75,6 +79,10 @@ class StandIn:
             return int(raw)
         except ValueError:
             return rec.group_id  # absent, or a login group *name* left in the implicit context
+
+    def actor(self, call: Call) -> acl.Actor:
+        """Who is calling, in which group, for the data rules (``acl``)."""
+        return acl.actor(call.ctx, call.group_id)
 
     def checked(self, current: Ice.Current) -> tuple[SessionRecord, int]:
         """The session and group of a call that needs no particular role (getEventContext and co.)."""

@@ -22,6 +22,7 @@ from .amd import amd, servant
 from .context import StandIn
 from .query_service import QueryI
 from .session_service import SessionServiceI
+from .update_service import UpdateI
 from .users import ALL_PRIVILEGES
 
 VERSION = "5.6.16-ice36-standin"
@@ -161,6 +162,7 @@ IMPLEMENTED: dict[str, type] = {
     "omero.api.IConfig": ConfigI,
     "omero.api.IQuery": QueryI,
     "omero.api.ITypes": TypesI,
+    "omero.api.IUpdate": UpdateI,
 }
 
 
