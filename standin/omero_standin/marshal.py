@@ -74,11 +74,17 @@ def fields(kind: str) -> Fields:
             nullable.add(name)
         if hasattr(sample, f"_{name}Seq"):
             colls.append(name)
+        elif data.wrapper is None:  # raw bytes (a mask's)
+            scalars[name] = _raw
         elif data.wrapper.__name__ == "proxy_to_instance":
             objs.append(name)
         else:
             scalars[name] = data.wrapper
     return Fields(scalars, tuple(objs), tuple(colls), frozenset(nullable))
+
+
+def _raw(value: Any) -> Any:
+    return value
 
 
 def read_value(value: Any) -> Any:

@@ -30,11 +30,16 @@ from .rows import TIME_FIELDS, Component, Data, Row
 
 
 def known_fields(kind: str) -> frozenset[str] | None:
-    """A data entity's field names (from omero.model), for ``rows.Data``."""
-    if kind not in schema.ENTITIES or schema.ENTITIES[kind].abstract:
+    """The field names a data entity's rows answer (from omero.model), for ``rows.Data``: its own
+    and, as Hibernate allows through a superclass alias (``a.file`` for any Annotation), those of
+    the other entities of its table (null for this one)."""
+    if kind not in schema.ENTITIES:
         return None
-    info = marshal.fields(kind)
-    return frozenset(info.scalars) | frozenset(info.objects) | frozenset(info.collections)
+    names: set[str] = set()
+    for other in schema.concrete_kinds(schema.base(kind)):
+        info = marshal.fields(other)
+        names |= set(info.scalars) | set(info.objects) | set(info.collections)
+    return frozenset(names)
 
 
 def fetch_plan(query: hql.Query, alias: str) -> Plan:
