@@ -8,8 +8,8 @@ standard library on both sides, and works for any test process (``curl`` too):
 - ``POST /sessions/<uuid>/expire`` make a session time out now
 - ``POST /sessions/<uuid>/close``  remove a session now, as ``ISession.closeSession`` would
 - ``GET  /counters``               logins, failed logins, joins by key, failed joins, sessions created
-- ``GET  /data``                   every object held (not enums): kind, id, name, owner, group, and
-                                   for links parent and child ids
+- ``GET  /data``                   every object held (not enums): kind, id, name, owner, group, a
+                                   well's row and column, the ids it refers to (parent, child, image...)
 - ``GET  /health``                 ``{"ok": true}``
 """
 
@@ -38,6 +38,9 @@ def data_snapshot(store: Store, directory: Directory) -> list[dict[str, Any]]:
             for key in ("name", "textValue"):
                 if isinstance(rec.fields.get(key), str):
                     item["name"] = rec.fields[key]
+            for key in ("row", "column"):
+                if isinstance(rec.fields.get(key), int):
+                    item[key] = rec.fields[key]
             for key in ("parent", "child", "image", "roi", "plate", "well"):
                 if isinstance(rec.fields.get(key), Ref):
                     item[key] = rec.fields[key].id

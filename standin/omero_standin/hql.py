@@ -291,7 +291,7 @@ class _Parser:
             where = self.condition()
         order: list[Order] = []
         if self.at("group", "having"):
-            self.fail(f"{self.tok.text.upper()} is not supported by the stand-in")
+            self.fail(f"{'GROUP BY' if self.at('group') else 'HAVING'} is not supported by the stand-in")
         if self.accept("order"):
             self.expect("by")
             order.append(self.order_item())
@@ -333,8 +333,16 @@ class _Parser:
     def path(self) -> Path:
         parts = [self.name()]
         while self.accept_punct("."):
-            parts.append(self.name())
+            parts.append(self.member())
         return Path(tuple(parts))
+
+    def member(self) -> str:
+        """A property name after a dot: any word, keywords too (``details.group``)."""
+        tok = self.tok
+        if tok.kind != "word":
+            self.fail("expected a property name")
+        self.i += 1
+        return tok.text
 
     def order_item(self) -> Order:
         expr = self.expr()
