@@ -24,7 +24,7 @@ from .amd import amd, servant
 from .context import StandIn
 from .datastore import Record
 from .errors import BadUsage
-from .marshal import Builder, Plan
+from .marshal import Plan
 
 _ROOTS = ("Project", "Dataset", "Screen", "Plate")
 _CHILD = {"Project": ("datasetLinks", "Dataset"), "Dataset": ("imageLinks", "Image"),
@@ -70,7 +70,7 @@ class _Reader:
         self.si = si
         self.store = si.store
         self.who = si.actor(call)
-        self.builder = Builder(si.store, si.directory, self.who)
+        self.builder = si.builder(call)
 
     def visible(self, rec: Record | None) -> bool:
         return rec is not None and self.builder.visible(rec)

@@ -17,7 +17,7 @@ import Ice
 from . import acl, faults, security
 from .datastore import Store
 from .directory import Directory
-from .errors import StandInError
+from .errors import Denied, StandInError
 from .state import ClientRecord, Registry, SessionGone, SessionRecord
 
 USER_ROLES = ("user",)
@@ -32,6 +32,8 @@ class Call:
     session: SessionRecord
     ctx: security.Context
     group_id: int
+    call_context: dict[str, str]
+    """The Ice call context the client sent (``omero.group``, ``omero.client.uuid``...)."""
 
 
 class StandIn:
@@ -69,9 +71,17 @@ class StandIn:
             gid = self._call_group(rec, current)
             if group:
                 security.check_call_group(self.directory, ctx, gid)
+            self._check_call_user(ctx, current)
         except StandInError as exc:
             raise faults.from_error(exc) from None
-        return Call(client, rec, ctx, gid)
+        return Call(client, rec, ctx, gid, dict(current.ctx or {}) if current is not None else {})
+
+    def _check_call_user(self, ctx: security.Context, current: Ice.Current | None) -> None:
+        """``omero.user`` in the call context: for administrators only (OMERO's
+        ``test_permissions.py``, testOmeroUserAsNonAdmin); they keep their own identity here."""
+        raw = (current.ctx or {}).get("omero.user", "") if current is not None else ""
+        if raw and not ctx.is_admin:
+            raise Denied(f"User {ctx.user.id} is not an admin and so cannot set uid to {raw}")
 
     def _call_group(self, rec: SessionRecord, current: Ice.Current | None) -> int:
         raw = (current.ctx or {}).get("omero.group", "") if current is not None else ""
@@ -83,6 +93,14 @@ class StandIn:
     def actor(self, call: Call) -> acl.Actor:
         """Who is calling, in which group, for the data rules (``acl``)."""
         return acl.actor(call.ctx, call.group_id)
+
+    def builder(self, call: Call) -> Any:
+        """A ``marshal.Builder`` for this call's answer (details carry its call and event context)."""
+        from . import objects
+        from .marshal import Builder
+
+        ec = objects.event_context(self.directory, call.session, call.ctx, call.group_id)
+        return Builder(self.store, self.directory, self.actor(call), call_context=dict(call.call_context), event=ec)
 
     def checked(self, current: Ice.Current) -> tuple[SessionRecord, int]:
         """The session and group of a call that needs no particular role (getEventContext and co.)."""

@@ -43,6 +43,8 @@ class Record:
     creation_event: int | None = None
     update_event: int | None = None
     version: int = 0
+    external_info: Ref | None = None
+    """``details.externalInfo``: an ExternalInfo record."""
 
     @property
     def table(self) -> str:
@@ -54,7 +56,7 @@ class Record:
 
     def copy(self) -> Record:
         return Record(self.kind, self.id, self.owner_id, self.group_id, dict(self.fields), self.creation_event,
-                      self.update_event, self.version)
+                      self.update_event, self.version, self.external_info)
 
 
 class Store:

@@ -95,6 +95,9 @@ class Plan:
             return
         self.doomed[key] = rec
         self.considered.pop(key, None)
+        info = self.store.deref(rec.external_info)
+        if info is not None:  # "[D].details.externalInfo = EI:[E]" -> EI:[D], whatever the permissions
+            self.doom(info)
         self._links_of(rec)
         for kind, back in _CONTAINED.get(rec.table, ()) + _CONTAINED.get(rec.kind, ()):
             for element in self.store.referrers(kind, back, rec.id):

@@ -125,6 +125,10 @@ def shape_plan(obj: Any, seen: set[int] | None = None) -> Plan:
         value = getattr(obj, f"_{name}", None)
         if isinstance(value, omero.model.IObject) and value.isLoaded():
             plan[name] = shape_plan(value, seen)
+    details = obj.getDetails()
+    ext = details.externalInfo if details is not None else None
+    if isinstance(ext, omero.model.IObject) and ext.isLoaded():
+        plan["details"] = {"externalInfo": {}}
     for name in info.collections:
         if getattr(obj, f"_{name}Loaded", False):
             merged: Plan = {}
@@ -137,10 +141,14 @@ def shape_plan(obj: Any, seen: set[int] | None = None) -> Plan:
 class Builder:
     """Builds omero.model objects from records for one caller (``acl.Actor``), one answer at a time."""
 
-    def __init__(self, store: Store, directory: Directory, who: acl.Actor) -> None:
+    def __init__(self, store: Store, directory: Directory, who: acl.Actor,
+                 call_context: dict[str, str] | None = None, event: Any = None) -> None:
         self.store = store
         self.d = directory
         self.who = who
+        self.call_context = call_context
+        self.event = event
+        """Set on every object's details, as OMERO's ``applyContext`` does (``getCallContext``...)."""
         self.cache: dict[tuple[str, int], Any] = {}
         self.loaded: set[tuple[str, int, str]] = set()
 
@@ -232,7 +240,15 @@ class Builder:
                 continue
             setattr(details, f"_{field}", objects.event_obj(event) if field in plan
                     else omero.model.EventI(event.id, False))
+        info = self.store.deref(rec.external_info)
+        if info is not None:
+            details.externalInfo = (self.build(info) if "externalInfo" in plan
+                                    else omero.model.ExternalInfoI(info.id, False))
         details.permissions = self.permissions(rec)
+        if self.call_context is not None:
+            details._call = self.call_context
+        if self.event is not None:
+            details._event = self.event
 
     def permissions(self, rec: Record) -> Any:
         """The group's permissions with the caller's restrictions (``BasicACLVoter.postProcess``)."""

@@ -23,7 +23,7 @@ from . import hql, hql_eval, marshal, objects, schema
 from .amd import amd, servant
 from .context import Call, StandIn
 from .datastore import Record
-from .errors import BadUsage, IllegalQuery
+from .errors import BadUsage, Denied, IllegalQuery
 from .hql_eval import EntityName
 from .marshal import Builder, Plan
 from .rows import TIME_FIELDS, Component, Data, Row
@@ -76,7 +76,7 @@ class QueryI(omero.api.IQuery):
                     self.si.actor(call), known_fields)
 
     def _builder(self, call: Call) -> Builder:
-        return Builder(self.si.store, self.d, self.si.actor(call))
+        return self.si.builder(call)
 
     def _obj(self, row: Row, builder: Builder | None = None, plan: Plan | None = None) -> Any:
         rec = row.record
@@ -178,12 +178,17 @@ class QueryI(omero.api.IQuery):
                  for (v, source), item, plan in zip(r, items, plans, strict=True)] for r in results]
 
     def _by_id(self, call: Call, klass: str, id: int) -> Row | None:
+        """The object, None if there is none; for data the caller may not read, OMERO's
+        ``SecurityViolation`` ("Cannot read ..."): ``get``/``find`` load by id, past the query
+        filter, and the ACL voter refuses it (``BasicACLVoter.throwLoadViolation``)."""
         entity = _entity(klass)
         data = self._data(call)
         if entity in schema.ENTITIES:
             with self.si.store.lock:
                 rec = self.si.store.get(entity, id)
-                return data.record(rec) if rec is not None and data.visible(rec) else None
+                if rec is not None and not data.visible(rec):
+                    raise Denied(f"Cannot read {marshal.java_name(rec.kind, rec.id)}")
+                return data.record(rec) if rec is not None else None
         return next((r for r in data.rows(entity) if r.id == id), None)
 
     @amd

@@ -38,7 +38,7 @@ class Details:
     permissions: str | None
     creationEvent: Row | None = None  # noqa: N815 - OMERO's field names
     updateEvent: Row | None = None  # noqa: N815
-    externalInfo: None = None  # noqa: N815
+    externalInfo: Row | None = None  # noqa: N815
 
     def get(self, name: str) -> Any:
         if name not in ("owner", "group", "permissions", "creationEvent", "updateEvent", "externalInfo"):
@@ -255,8 +255,10 @@ class Data:
         if name == "version":
             return rec.version
         if name == "details":
+            info = self.store.deref(rec.external_info)
             return Details(self._user_id(rec.owner_id), self._group_id(rec.group_id), self.perms_of(rec.group_id),
-                           self._event_id(rec.creation_event), self._event_id(rec.update_event))
+                           self._event_id(rec.creation_event), self._event_id(rec.update_event),
+                           self.record(info) if info is not None else None)
         found = schema.collection(rec.kind, name)
         if found is not None:
             element_kind, back = found

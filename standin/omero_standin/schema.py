@@ -53,6 +53,7 @@ _add("annotations", "BooleanAnnotation", "TermAnnotation", "TimestampAnnotation"
 _add("annotations", "LongAnnotation", "DoubleAnnotation", parent="NumericAnnotation")
 _add("annotations", "FileAnnotation", parent="TypeAnnotation")
 _add("enums", "PixelsType", "DimensionOrder")
+_add("meta", "ExternalInfo")
 
 ANNOTATED = ("Project", "Dataset", "Image", "Screen", "Plate", "Well", "PlateAcquisition", "Roi", "Shape")
 """Entities that take annotations, each through its own ``<Entity>AnnotationLink``."""
@@ -138,6 +139,9 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "DimensionOrder": ("XYZCT", "XYZTC", "XYCTZ", "XYCZT", "XYTCZ", "XYTZC"),
 }
 """Enumerations the stand-in holds (ids from 1, in this order), as OMERO's enums table does."""
+
+IMMUTABLE = ("ExternalInfo",)
+"""Entities that are never updated once saved (ExternalInfo has no update event in OMERO)."""
 
 NAMED_VALUE_FIELDS = {("MapAnnotation", "mapValue")}
 """Collections of components (name/value pairs) rather than entities."""

@@ -15,7 +15,7 @@ import omero.api
 
 from .amd import amd, servant
 from .context import Call, StandIn
-from .marshal import Builder, shape_plan
+from .marshal import shape_plan
 from .writes import Writer
 
 
@@ -37,7 +37,7 @@ class UpdateI(omero.api.IUpdate):
             refs = [writer.save(g) for g in graphs]
             if not answer:
                 return []
-            builder = Builder(si.store, si.directory, si.actor(call))
+            builder = si.builder(call)
             return [builder.build(si.store.deref(r), shape_plan(g)) if r is not None else None
                     for r, g in zip(refs, graphs, strict=True)]
 

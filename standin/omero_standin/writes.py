@@ -35,7 +35,7 @@ from omero.rtypes import unwrap
 from . import acl, schema
 from .datastore import Record, Ref, Store
 from .directory import USER, Directory, EventRow
-from .errors import BadUsage, Denied, Invalid, StandInError
+from .errors import BadUsage, Denied, Invalid
 from .marshal import fields, java_name, kind_of, read_value, same
 
 
@@ -47,8 +47,9 @@ class ReadOnlyGroupViolation(Denied):
     """OMERO's ReadOnlyGroupSecurityViolation (a SecurityViolation)."""
 
 
-class NoContext(StandInError):
-    """A save with omero.group = -1 that gives no group (OMERO's server-side error)."""
+class NoContext(BadUsage):
+    """A save with omero.group = -1 that gives no group: an ApiUsageException, as OMERO's
+    ``test_permissions.py`` (testSaveWithNegOneNotExplicit) expects."""
 
 
 class Writer:
@@ -69,14 +70,17 @@ class Writer:
         group = self.d.group(gid)
         return group.permissions if group is not None else "rw----"
 
-    def _event(self, gid: int) -> EventRow:
+    def _event(self) -> EventRow:
+        """The call's Event, in the call's group; with -1, in the caller's first group other than
+        ``user`` (``BasicSecuritySystem.loadEventContext``), whatever the objects' group."""
         if self.event is None:
-            self.event = self.d.new_event(self.who.user_id, self.session_id, gid)
+            self.event = self.d.new_event(self.who.user_id, self.session_id,
+                                          self.who.group_id if self.who.group_id >= 0 else None)
         return self.event
 
     def _log(self, action: str, rec: Record) -> None:
         self.d.log_event(action, schema.ENTITIES[rec.kind].java, rec.id, self.who.user_id, self.session_id,
-                         event=self._event(rec.group_id))
+                         event=self._event())
 
     def _group_name(self, gid: int) -> str:
         return f"ome.model.meta.ExperimenterGroup:Id_{gid}"
@@ -182,13 +186,20 @@ class Writer:
             if gid != USER:
                 raise Denied("Manually setting permissions currently disallowed")
         rec = Record(kind, ref.id, owner, gid, values)
+        rec.external_info = self._external_info(obj)
         self._check_links(rec, linked)
-        event = self._event(gid)
+        event = self._event()
         rec.creation_event = rec.update_event = event.id
         self.store.put(rec)
         self._log("INSERT", rec)
         self._collections(obj, kind, ref)
         return ref
+
+    def _external_info(self, obj: Any) -> Ref | None:
+        """``details.externalInfo``: saved with the object (a user concern since OMERO 5.2)."""
+        details = obj.getDetails()
+        info = details.externalInfo if details is not None else None
+        return self.save(info) if info is not None else None
 
     def _new_group(self, obj: Any, kind: str, group: int | None, privileged: bool, linked: list[Record]) -> int:
         """``newTransientDetails`` and ``evaluateLinkages``: the group a new object goes to."""
@@ -247,17 +258,21 @@ class Writer:
         if rec is None:
             raise Invalid("object no longer exists in database")
         self.memo[id(obj)] = rec.ref
+        if kind in schema.IMMUTABLE:
+            return rec.ref
         values = self._values(obj, kind)
         owner, group, _ = self._requested(obj)
         changed = {k: v for k, v in values.items() if not same(v, rec.fields.get(k))}
         moved = group is not None and group != rec.group_id
         given = owner is not None and owner != rec.owner_id
-        if changed or moved or given:
-            self._update(rec, changed, owner if given else None, group if moved else None)
+        info = self._external_info(obj)
+        if changed or moved or given or info != rec.external_info:
+            self._update(rec, changed, owner if given else None, group if moved else None, info)
         self._collections(obj, kind, rec.ref)
         return rec.ref
 
-    def _update(self, rec: Record, changed: dict[str, Any], owner: int | None, group: int | None) -> None:
+    def _update(self, rec: Record, changed: dict[str, Any], owner: int | None, group: int | None,
+                info: Ref | None) -> None:
         """``checkManagedDetails`` and ``allowUpdate`` for a change to a stored object."""
         name = java_name(rec.kind, rec.id)
         who = self.who
@@ -276,11 +291,12 @@ class Writer:
         updated.fields.update(changed)
         updated.owner_id = owner if owner is not None else rec.owner_id
         updated.group_id = group if group is not None else rec.group_id
+        updated.external_info = info
         linked = [r for r in (self.store.deref(v) for k, v in changed.items() if isinstance(v, Ref))
                   if r is not None and r.kind not in schema.ENUMS]
         self._check_links(updated, linked)
         updated.version = rec.version + 1
-        updated.update_event = self._event(updated.group_id).id
+        updated.update_event = self._event().id
         self.store.put(updated)
         self._log("UPDATE", updated)
 
