@@ -91,8 +91,9 @@ def read_value(value: Any) -> Any:
     """A client's field value as the store keeps it (not for references)."""
     if value is None:
         return None
-    if isinstance(value, list):
-        return [(unwrap(nv.name), unwrap(nv.value)) for nv in value]
+    if isinstance(value, list):  # a map's name/value pairs, or a list of strings (Namespace.keywords)
+        return [(unwrap(nv.name), unwrap(nv.value)) if isinstance(nv, omero.model.NamedValue) else nv
+                for nv in value]
     if isinstance(value, omero.RType):
         return unwrap(value)
     return value  # a unit (LengthI, TimeI...): kept as it came
@@ -179,8 +180,10 @@ class Builder:
             value = rec.fields.get(name)
             if value is None:
                 setattr(obj, f"_{name}", None)
-            elif (rec.kind, name) in schema.NAMED_VALUE_FIELDS or isinstance(value, list):
+            elif (rec.kind, name) in schema.NAMED_VALUE_FIELDS:
                 setattr(obj, f"_{name}", [omero.model.NamedValue(n, v) for n, v in value])
+            elif isinstance(value, list):
+                setattr(obj, f"_{name}", list(value))
             else:
                 setattr(obj, f"_{name}", wrapper(value))
         for name in info.objects:

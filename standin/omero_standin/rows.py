@@ -24,7 +24,7 @@ from .state import Registry, SessionRecord
 
 EMPTY_ENTITIES = {
     "Instrument", "Job", "Share", "Node", "Folder", "Experiment", "Thumbnail", "RenderingDef", "StatsInfo",
-    "PlaneInfo", "Namespace", "ExternalInfo", "Reagent", "AnnotationAnnotationLink", "FolderImageLink",
+    "PlaneInfo", "Reagent", "AnnotationAnnotationLink", "FolderImageLink",
 }
 """Entities that exist on a real server and of which the stand-in holds no rows."""
 TIME_FIELDS = {"started", "closed", "time"}
@@ -273,8 +273,10 @@ class Data:
         if isinstance(value, Ref):
             target = self.store.deref(value)
             return self.record(target) if target is not None and self.visible(target) else None
-        if isinstance(value, list):
+        if isinstance(value, list) and (rec.kind, name) in schema.NAMED_VALUE_FIELDS:
             return [Component("NamedValue", {"name": n, "value": v}) for n, v in value]
+        if isinstance(value, list):
+            return list(value)
         if hasattr(value, "getUnit"):
             return Component(type(value).__name__, {"value": value.getValue(), "unit": str(value.getUnit())})
         return value

@@ -53,7 +53,7 @@ _add("annotations", "BooleanAnnotation", "TermAnnotation", "TimestampAnnotation"
 _add("annotations", "LongAnnotation", "DoubleAnnotation", parent="NumericAnnotation")
 _add("annotations", "FileAnnotation", parent="TypeAnnotation")
 _add("enums", "PixelsType", "DimensionOrder")
-_add("meta", "ExternalInfo")
+_add("meta", "ExternalInfo", "Namespace")
 
 ANNOTATED = ("Project", "Dataset", "Image", "Screen", "Plate", "Well", "PlateAcquisition", "Roi", "Shape")
 """Entities that take annotations, each through its own ``<Entity>AnnotationLink``."""
