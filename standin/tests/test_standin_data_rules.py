@@ -127,6 +127,8 @@ def test_hql_over_data_rows_with_the_constructs_clients_send() -> None:
     assert _q("select count(i) from Image i where i.details.owner.id = :o", data, o=OWNER) == [(3,)]
     assert _q("select i.id from Dataset d join d.imageLinks l join l.child i where index(l) = 1", data) == [(2,)]
     assert _q("select a.id from Annotation a where a.class = MapAnnotation", data) == [(2,)]
+    # a property may be a keyword (BlitzGateway's Well query fetches ``well.details.group``)
+    assert hql.parse("select w from Well w join fetch w.details.group where w.details.group.id = 1").root.alias == "w"
 
 
 @pytest.mark.parametrize("text,problem", [
