@@ -377,3 +377,19 @@ def test_delete2_through_the_gateway_and_iupdate_delete(start_omero_server, logi
         ben.getUpdateService().deleteObject(omero.model.DatasetI(dataset, False))
     ann.getUpdateService().deleteObject(omero.model.DatasetI(dataset, False))
     assert server.ids("Dataset", name="loose dataset") == []
+
+
+def test_seeding_through_the_api_makes_what_the_users_file_makes(start_omero_server):
+    from omero_standin.seeding import seed_via_api
+
+    spec = {"projects": [USERS["data"]["projects"][0]], "plates": USERS["data"]["plates"]}
+    declared = start_omero_server({**USERS, "data": spec}, ws=False, wss=False)
+    empty = start_omero_server({k: v for k, v in USERS.items() if k != "data"}, ws=False, wss=False)
+    made = seed_via_api(empty, spec)
+    assert {(m["kind"], m["id"]) for m in made if m["kind"] in ("Project", "Dataset", "Image", "Plate")} == {
+        (o["kind"], o["id"]) for o in declared.data() if o["kind"] in ("Project", "Dataset", "Image", "Plate")}
+
+    def shape(server):
+        return sorted((o["kind"], o["id"], o.get("name"), o["owner"], o["group"]) for o in server.data())
+
+    assert shape(empty) == shape(declared)
