@@ -14,6 +14,11 @@ subprocess (``python -m omero_standin.server``, or the ``omero-standin`` script)
         conn.close()
         assert srv.session_count() == 0
 
+Data: the server holds projects, datasets, images (metadata, no pixels), screens, plates,
+annotations and ROIs in memory, with OMERO's group permissions. A users file's ``[data]``
+section (``dataspec``) seeds them; ``omero_standin.seeding.seed_via_api(srv, spec)`` makes them
+through the real client; ``srv.data()`` and ``srv.ids(kind, name=...)`` list what is held.
+
 pytest: installing the distribution registers ``omero_standin.fixtures`` as a plugin, giving the
 fixtures ``omero_server`` (session-scoped), ``start_omero_server`` (factory),
 ``no_leaked_sessions``, ``silent_port``, ``hung_router_port`` and ``freezing_proxy`` (factory).

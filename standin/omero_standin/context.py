@@ -14,9 +14,10 @@ from typing import Any
 
 import Ice
 
-from . import faults, security
+from . import acl, faults, security
+from .datastore import Store
 from .directory import Directory
-from .errors import StandInError
+from .errors import Denied, StandInError
 from .state import ClientRecord, Registry, SessionGone, SessionRecord
 
 USER_ROLES = ("user",)
@@ -31,14 +32,19 @@ class Call:
     session: SessionRecord
     ctx: security.Context
     group_id: int
+    call_context: dict[str, str]
+    """The Ice call context the client sent (``omero.group``, ``omero.client.uuid``...)."""
 
 
 class StandIn:
     """Shared state of one running stand-in server."""
 
-    def __init__(self, directory: Directory, registry: Registry, verbose: bool = False) -> None:
+    def __init__(self, directory: Directory, registry: Registry, verbose: bool = False,
+                 store: Store | None = None) -> None:
         self.directory = directory
         self.registry = registry
+        self.store = store if store is not None else Store()
+        """The data (projects, images, annotations...): ``datastore``."""
         self.verbose = verbose
         self.adapter: Any = None  # Ice.ObjectAdapter, set once created
         self.ports: dict[str, int] = {}
@@ -65,9 +71,17 @@ class StandIn:
             gid = self._call_group(rec, current)
             if group:
                 security.check_call_group(self.directory, ctx, gid)
+            self._check_call_user(ctx, current)
         except StandInError as exc:
             raise faults.from_error(exc) from None
-        return Call(client, rec, ctx, gid)
+        return Call(client, rec, ctx, gid, dict(current.ctx or {}) if current is not None else {})
+
+    def _check_call_user(self, ctx: security.Context, current: Ice.Current | None) -> None:
+        """``omero.user`` in the call context: for administrators only (OMERO's
+        ``test_permissions.py``, testOmeroUserAsNonAdmin); they keep their own identity here."""
+        raw = (current.ctx or {}).get("omero.user", "") if current is not None else ""
+        if raw and not ctx.is_admin:
+            raise Denied(f"User {ctx.user.id} is not an admin and so cannot set uid to {raw}")
 
     def _call_group(self, rec: SessionRecord, current: Ice.Current | None) -> int:
         raw = (current.ctx or {}).get("omero.group", "") if current is not None else ""
@@ -75,6 +89,18 @@ class StandIn:
             return int(raw)
         except ValueError:
             return rec.group_id  # absent, or a login group *name* left in the implicit context
+
+    def actor(self, call: Call) -> acl.Actor:
+        """Who is calling, in which group, for the data rules (``acl``)."""
+        return acl.actor(call.ctx, call.group_id)
+
+    def builder(self, call: Call) -> Any:
+        """A ``marshal.Builder`` for this call's answer (details carry its call and event context)."""
+        from . import objects
+        from .marshal import Builder
+
+        ec = objects.event_context(self.directory, call.session, call.ctx, call.group_id)
+        return Builder(self.store, self.directory, self.actor(call), call_context=dict(call.call_context), event=ec)
 
     def checked(self, current: Ice.Current) -> tuple[SessionRecord, int]:
         """The session and group of a call that needs no particular role (getEventContext and co.)."""

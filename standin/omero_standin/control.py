@@ -8,6 +8,8 @@ standard library on both sides, and works for any test process (``curl`` too):
 - ``POST /sessions/<uuid>/expire`` make a session time out now
 - ``POST /sessions/<uuid>/close``  remove a session now, as ``ISession.closeSession`` would
 - ``GET  /counters``               logins, failed logins, joins by key, failed joins, sessions created
+- ``GET  /data``                   every object held (not enums): kind, id, name, owner, group, a
+                                   well's row and column, the ids it refers to (parent, child, image...)
 - ``GET  /health``                 ``{"ok": true}``
 """
 
@@ -18,10 +20,35 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .datastore import Ref, Store
+from .directory import Directory
 from .state import Registry
 
 
-def serve(registry: Registry, port: int = 0) -> ThreadingHTTPServer:
+def data_snapshot(store: Store, directory: Directory) -> list[dict[str, Any]]:
+    """Every stored object as plain data, by table and id."""
+    out = []
+    with store.lock:
+        for rec in sorted(store.all_records(), key=lambda r: (r.table, r.id)):
+            owner, group = directory.user(rec.owner_id), directory.group(rec.group_id)
+            item: dict[str, Any] = {
+                "kind": rec.kind, "id": rec.id, "owner": owner.name if owner else rec.owner_id,
+                "group": group.name if group else rec.group_id,
+            }
+            for key in ("name", "textValue"):
+                if isinstance(rec.fields.get(key), str):
+                    item["name"] = rec.fields[key]
+            for key in ("row", "column"):
+                if isinstance(rec.fields.get(key), int):
+                    item[key] = rec.fields[key]
+            for key in ("parent", "child", "image", "roi", "plate", "well"):
+                if isinstance(rec.fields.get(key), Ref):
+                    item[key] = rec.fields[key].id
+            out.append(item)
+    return out
+
+
+def serve(registry: Registry, port: int = 0, store: Store | None = None) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; the bound port is ``server.server_address[1]``."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -39,6 +66,8 @@ def serve(registry: Registry, port: int = 0) -> ThreadingHTTPServer:
             elif self.path == "/counters":
                 with registry.lock:
                     self._reply(200, dict(registry.counters))
+            elif self.path == "/data" and store is not None:
+                self._reply(200, data_snapshot(store, registry.directory))
             elif self.path == "/health":
                 self._reply(200, {"ok": True})
             else:

@@ -66,17 +66,42 @@ class Link:
 
 
 @dataclass(frozen=True)
+class EventRow:
+    """An Event: who did something, in which group and session, when (one per changing call)."""
+
+    id: int
+    time_ms: int
+    experimenter_id: int
+    group_id: int
+    session_id: int
+    type: str = "User"
+
+
+@dataclass(frozen=True)
 class EventLogRow:
-    """An EventLog row with its Event (OMERO logs e.g. password changes as action ``PASSWORD``)."""
+    """An EventLog row: one change (``PASSWORD``, ``INSERT``, ``UPDATE``, ``DELETE``...) within an Event."""
 
     id: int
     action: str
     entity_type: str
     entity_id: int
-    time_ms: int
-    experimenter_id: int
-    group_id: int
-    session_id: int
+    event: EventRow
+
+    @property
+    def time_ms(self) -> int:
+        return self.event.time_ms
+
+    @property
+    def experimenter_id(self) -> int:
+        return self.event.experimenter_id
+
+    @property
+    def group_id(self) -> int:
+        return self.event.group_id
+
+    @property
+    def session_id(self) -> int:
+        return self.event.session_id
 
 
 class Directory:
@@ -87,8 +112,9 @@ class Directory:
         self._users: dict[int, User] = {}
         self._groups: dict[int, Group] = {}
         self._links: dict[int, list[Link]] = {}  # user id -> links, default group first
-        self._next = {"user": 0, "group": 0, "link": 1, "event": 1}
+        self._next = {"user": 0, "group": 0, "link": 1, "event": 1, "eventlog": 1}
         self.event_log: list[EventLogRow] = []
+        self.events: dict[int, EventRow] = {}
 
     @classmethod
     def from_spec(cls, spec: UserDirectory) -> Directory:
@@ -188,13 +214,26 @@ class Directory:
             user.password = password
             self.log_event("PASSWORD", "ome.model.meta.Experimenter", uid, by_uid, session_id)
 
-    def log_event(self, action: str, entity_type: str, entity_id: int, by_uid: int, session_id: int) -> None:
+    def new_event(self, by_uid: int, session_id: int, group_id: int | None = None) -> EventRow:
+        """A new Event in ``group_id`` (default: the user's default group, as a context-free change)."""
         with self.lock:
-            links = self._links.get(by_uid) or []
-            row = EventLogRow(self._next["event"], action, entity_type, entity_id, int(time.time() * 1000), by_uid,
-                              links[0].group_id if links else USER, session_id)
+            if group_id is None or group_id < 0:
+                links = self._links.get(by_uid) or []
+                group_id = links[0].group_id if links else USER
+            event = EventRow(self._next["event"], int(time.time() * 1000), by_uid, group_id, session_id)
             self._next["event"] += 1
+            self.events[event.id] = event
+            return event
+
+    def log_event(self, action: str, entity_type: str, entity_id: int, by_uid: int, session_id: int,
+                  event: EventRow | None = None) -> EventLogRow:
+        """Log one change, within ``event`` or an Event of its own."""
+        with self.lock:
+            row = EventLogRow(self._next["eventlog"], action, entity_type, entity_id,
+                              event or self.new_event(by_uid, session_id))
+            self._next["eventlog"] += 1
             self.event_log.append(row)
+            return row
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -205,7 +244,7 @@ class Directory:
             user_state = {uid: dict(vars(u)) for uid, u in users.items()}
             group_state = {gid: dict(vars(g)) for gid, g in groups.items()}
             links = {uid: [(lk, dict(vars(lk))) for lk in lst] for uid, lst in self._links.items()}
-            counters, events = dict(self._next), len(self.event_log)
+            counters, logs, events = dict(self._next), len(self.event_log), dict(self.events)
             try:
                 yield
             except BaseException:
@@ -219,7 +258,8 @@ class Directory:
                     for lk, state in lst:
                         vars(lk).update(state)
                 self._next = counters
-                del self.event_log[events:]
+                del self.event_log[logs:]
+                self.events = events
                 raise
 
     # -- changing ----------------------------------------------------------------------------

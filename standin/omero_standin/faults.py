@@ -32,6 +32,11 @@ def validation(message: str) -> omero.ValidationException:
 def from_error(exc: StandInError) -> omero.ServerError:
     """The OMERO exception for one of the stand-in's own failure kinds."""
     if isinstance(exc, Denied):
+        kind = type(exc).__name__
+        if kind == "GroupViolation":
+            return _server_error(omero.GroupSecurityViolation, "GroupSecurityViolation", str(exc))
+        if kind == "ReadOnlyGroupViolation":
+            return _server_error(omero.ReadOnlyGroupSecurityViolation, "ReadOnlyGroupSecurityViolation", str(exc))
         return security_violation(str(exc))
     if isinstance(exc, Invalid):
         return validation(str(exc))

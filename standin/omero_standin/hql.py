@@ -9,15 +9,19 @@ Grammar (keywords case-insensitive)::
     where     := WHERE cond
     order     := ORDER BY expr [ASC|DESC] ("," expr [ASC|DESC])*
     cond      := and (OR and)*          and := not (AND not)*          not := NOT not | pred
-    pred      := "(" cond ")" | expr [cmp expr | IS [NOT] NULL | [NOT] IN "(" list ")"
-                 | [NOT] LIKE expr | [NOT] BETWEEN expr AND expr]
+    pred      := "(" cond ")" | EXISTS "(" query ")" | expr [cmp expr | IS [NOT] NULL
+                 | [NOT] IN "(" (list | query) ")" | [NOT] LIKE expr | [NOT] BETWEEN expr AND expr]
     cmp       := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
-    expr      := literal | ":"param | path | func "(" [DISTINCT] [expr ("," expr)*] ")" | "(" expr ")"
+    expr      := term ("||" term)*
+    term      := literal | ":"param | path | func "(" [DISTINCT] [expr ("," expr)*] ")" | "(" expr ")"
     literal   := 'string' | number | TRUE | FALSE | NULL
 
 A path is ``alias.field.field`` or, as Hibernate allows, a field of the single root entity
-without its alias (``from Session where uuid = :uuid``). Evaluation is ``hql_eval``'s job;
-anything outside this grammar raises ``HqlError`` naming the query and the place.
+without its alias (``from Session where uuid = :uuid``). Subqueries (``exists``, ``in``) may
+name the aliases of the query around them. ``type(alias)`` and ``alias.class`` compare with an
+entity name (``type(a) = TagAnnotation``); ``index(alias)`` is an element's position in the
+list it was joined from. Evaluation is ``hql_eval``'s job; anything outside this grammar
+(``group by``, ``case``, arithmetic...) raises ``HqlError`` naming the query and the place.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 KEYWORDS = {
     "select", "distinct", "from", "as", "left", "outer", "inner", "join", "fetch", "where", "order", "by",
     "asc", "desc", "and", "or", "not", "is", "null", "in", "like", "between", "true", "false", "group",
+    "exists", "case", "having",
 }
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -36,7 +41,7 @@ _TOKEN = re.compile(
       | (?P<number>\d+(?:\.\d+)?[lLfFdD]?)
       | (?P<param>:[A-Za-z_]\w*)
       | (?P<op><>|!=|<=|>=|=|<|>)
-      | (?P<punct>[(),.*])
+      | (?P<punct>\|\||[(),.*])
       | (?P<word>[A-Za-z_][\w$]*)
     )""",
     re.VERBOSE,
@@ -105,6 +110,16 @@ class Between:
     low: Any
     high: Any
     negated: bool
+
+
+@dataclass(frozen=True)
+class Exists:
+    query: Query
+
+
+@dataclass(frozen=True)
+class Subquery:
+    query: Query
 
 
 @dataclass(frozen=True)
@@ -244,6 +259,21 @@ class _Parser:
 
     # grammar
     def query(self) -> Query:
+        query = self.query_body()
+        if self.tok.kind != "end":
+            self.fail("unexpected text")
+        return query
+
+    def subquery(self) -> Query:
+        """A query inside parentheses (the "(" already read); reads the closing ")"."""
+        start = self.tok.pos
+        query = self.query_body()
+        end = self.tok.pos
+        self.expect_punct(")")
+        return Query(self.text[start:end].strip(), query.sources, query.select, query.distinct, query.where,
+                     query.order)
+
+    def query_body(self) -> Query:
         select: tuple[SelectItem, ...] = ()
         distinct = False
         if self.accept("select"):
@@ -260,15 +290,13 @@ class _Parser:
         if self.accept("where"):
             where = self.condition()
         order: list[Order] = []
-        if self.accept("group"):
-            self.fail("GROUP BY is not supported by the stand-in")
+        if self.at("group", "having"):
+            self.fail(f"{'GROUP BY' if self.at('group') else 'HAVING'} is not supported by the stand-in")
         if self.accept("order"):
             self.expect("by")
             order.append(self.order_item())
             while self.accept_punct(","):
                 order.append(self.order_item())
-        if self.tok.kind != "end":
-            self.fail("unexpected text")
         return Query(self.text, tuple(sources), select, distinct, where, tuple(order))
 
     def select_item(self) -> SelectItem:
@@ -305,8 +333,16 @@ class _Parser:
     def path(self) -> Path:
         parts = [self.name()]
         while self.accept_punct("."):
-            parts.append(self.name())
+            parts.append(self.member())
         return Path(tuple(parts))
+
+    def member(self) -> str:
+        """A property name after a dot: any word, keywords too (``details.group``)."""
+        tok = self.tok
+        if tok.kind != "word":
+            self.fail("expected a property name")
+        self.i += 1
+        return tok.text
 
     def order_item(self) -> Order:
         expr = self.expr()
@@ -335,6 +371,9 @@ class _Parser:
         return self.predicate()
 
     def predicate(self) -> Any:
+        if self.accept("exists"):
+            self.expect_punct("(")
+            return Exists(self.subquery())
         if self.tok.kind == "punct" and self.tok.text == "(" and self._parenthesised_condition():
             self.next()
             cond = self.condition()
@@ -351,6 +390,8 @@ class _Parser:
         negated = self.accept("not")
         if self.accept("in"):
             self.expect_punct("(")
+            if self.at("select", "from"):
+                return In(left, (Subquery(self.subquery()),), negated)
             items = [self.expr()]
             while self.accept_punct(","):
                 items.append(self.expr())
@@ -377,15 +418,25 @@ class _Parser:
                 if depth == 0:
                     return False
             elif depth == 1 and (tok.kind == "op" or tok.keyword in ("and", "or", "not", "is", "in", "like",
-                                                                      "between")):
+                                                                      "between", "exists")):
                 return True
+            elif depth == 1 and tok.keyword in ("select", "from"):
+                return False
             elif tok.kind == "end":
                 return False
             j += 1
         return False
 
     def expr(self) -> Any:
+        left = self.term()
+        while self.accept_punct("||"):
+            left = Func("concat", (left, self.term()))
+        return left
+
+    def term(self) -> Any:
         tok = self.tok
+        if tok.keyword == "case":
+            self.fail("CASE is not supported by the stand-in")
         if tok.kind == "string":
             self.next()
             return Literal(tok.text[1:-1].replace("''", "'"))

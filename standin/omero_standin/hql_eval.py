@@ -18,7 +18,7 @@ from typing import Any
 
 from . import hql
 from .errors import BadUsage, IllegalQuery
-from .rows import Data, Details, Row
+from .rows import Data, Row
 
 Binding = dict[str, Any]
 
@@ -28,17 +28,18 @@ def _fail(query: hql.Query, problem: str) -> IllegalQuery:
 
 
 class _Evaluator:
-    def __init__(self, query: hql.Query, data: Data, params: dict[str, Any]) -> None:
+    def __init__(self, query: hql.Query, data: Data, params: dict[str, Any], outer: Binding | None = None) -> None:
         self.q = query
         self.data = data
         self.params = params
+        self.outer = outer or {}
         self.aliases = {s.alias for s in query.sources} | {j.alias for s in query.sources for j in s.joins}
         self.collection_fetched = False
 
     # -- bindings --------------------------------------------------------------------------
 
     def bindings(self) -> list[Binding]:
-        out: list[Binding] = [{}]
+        out: list[Binding] = [dict(self.outer)]
         for source in self.q.sources:
             rows = self.data.rows(source.entity)
             expanded: list[Binding] = []
@@ -61,9 +62,11 @@ class _Evaluator:
                 items = value if isinstance(value, list) else ([] if value is None else [value])
                 if not items and join.left:
                     items = [None]
-                for item in items:
+                for index, item in enumerate(items):
                     nb = dict(b)
                     nb[join.alias] = item
+                    if isinstance(value, list):
+                        nb[_INDEX + join.alias] = index  # for index(alias)
                     nxt.append(nb)
             current = nxt
         return current
@@ -72,7 +75,7 @@ class _Evaluator:
 
     def path(self, b: Binding, path: hql.Path, allow_collection: bool = False) -> Any:
         parts = path.parts
-        if parts[0] in b:
+        if parts[0] in b and not parts[0].startswith(_INDEX):
             value, rest = b[parts[0]], parts[1:]
         elif len(self.q.sources) == 1:
             value, rest = b[self.q.root.alias], parts
@@ -83,7 +86,9 @@ class _Evaluator:
                 return None
             if isinstance(value, list):
                 raise _fail(self.q, f"illegal attempt to dereference collection {'.'.join(parts[:i + 1])}")
-            if not isinstance(value, (Row, Details)):
+            if part == "class" and isinstance(value, Row) and i == len(rest) - 1:
+                return EntityName(value.entity)
+            if not hasattr(value, "get") or isinstance(value, (str, dict)):
                 raise _fail(self.q, f"cannot dereference {part!r} of a value")
             value = value.get(part)
         if isinstance(value, list) and not allow_collection:
@@ -103,7 +108,23 @@ class _Evaluator:
             if expr.name in ("lower", "upper") and len(expr.args) == 1:
                 v = self.value(b, expr.args[0])
                 return None if v is None else (str(v).lower() if expr.name == "lower" else str(v).upper())
-            raise _fail(self.q, f"function {expr.name}() is not supported here")
+            if expr.name == "concat":
+                parts = [self.value(b, a) for a in expr.args]
+                return None if None in parts else "".join(str(p) for p in parts)
+            if expr.name == "type" and len(expr.args) == 1:
+                v = self.value(b, expr.args[0])
+                return EntityName(v.entity) if isinstance(v, Row) else v if isinstance(v, EntityName) else None
+            if expr.name == "index" and len(expr.args) == 1 and isinstance(expr.args[0], hql.Path):
+                key = _INDEX + expr.args[0].parts[0]
+                if len(expr.args[0].parts) != 1 or key not in b:
+                    raise _fail(self.q, f"index() needs the alias of an element joined from a list: {expr!r}")
+                return b[key]
+            if expr.name == "str" and len(expr.args) == 1:
+                v = self.value(b, expr.args[0])
+                return None if v is None else str(v)
+            raise _fail(self.q, f"function {expr.name}() is not supported by the stand-in here")
+        if isinstance(expr, hql.Subquery):
+            return [r[0] for r in _Evaluator(expr.query, self.data, self.params, b).run()]
         raise _fail(self.q, f"cannot evaluate {expr!r}")
 
     # -- conditions ------------------------------------------------------------------------------
@@ -118,8 +139,14 @@ class _Evaluator:
         if isinstance(cond, hql.Not):
             r = self.test(b, cond.item)
             return None if r is None else not r
+        if isinstance(cond, hql.Exists):
+            return bool(_Evaluator(cond.query, self.data, self.params, b).run())
         if isinstance(cond, hql.Compare):
-            return _compare(cond.op, _key(self.value(b, cond.left)), _key(self.value(b, cond.right)))
+            left, right = self.value(b, cond.left), self._entity_or_value(b, cond.right)
+            if isinstance(left, EntityName) or isinstance(right, EntityName):
+                return _compare(cond.op, str(left) if left is not None else None,
+                                str(right) if right is not None else None)
+            return _compare(cond.op, _key(left), _key(right))
         if isinstance(cond, hql.IsNull):
             isnull = self.value(b, cond.expr) is None
             return not isnull if cond.negated else isnull
@@ -147,9 +174,32 @@ class _Evaluator:
             return not found if cond.negated else found
         raise _fail(self.q, f"not a condition: {cond!r}")
 
+    def _entity_or_value(self, b: Binding, expr: Any) -> Any:
+        """The right side of a comparison: a bare entity name (``type(a) = TagAnnotation``) or a value."""
+        if (isinstance(expr, hql.Path) and len(expr.parts) == 1 and expr.parts[0] not in b
+                and expr.parts[0][:1].isupper()):
+            return EntityName(expr.parts[0])
+        return self.value(b, expr)
+
+    def source(self, b: Binding, expr: Any) -> tuple[str, str] | None:
+        """(entity, field) of a selected path, so that its value gets the field's type (rint, rtime...)."""
+        if not isinstance(expr, hql.Path) or len(expr.parts) < 2:
+            return None
+        try:
+            holder = self.path(b, hql.Path(expr.parts[:-1]))
+        except IllegalQuery:
+            return None
+        if isinstance(holder, Row):
+            return holder.entity, expr.parts[-1]
+        return None
+
     # -- the whole query ----------------------------------------------------------------------------
 
     def run(self) -> list[tuple[Any, ...]]:
+        return [tuple(v for v, _ in row) for row in self.run_typed()]
+
+    def run_typed(self) -> list[tuple[tuple[Any, Any], ...]]:
+        """Each result as ((value, (entity, field) or None), ...) per selected item."""
         found = [b for b in self.bindings() if self.q.where is None or self.test(b, self.q.where) is True]
         for order in reversed(self.q.order):
             present = [b for b in found if _key(self.value(b, order.expr)) is not None]
@@ -157,14 +207,14 @@ class _Evaluator:
             present.sort(key=lambda b, o=order: _sortable(_key(self.value(b, o.expr))), reverse=order.descending)
             found = absent + present if order.descending else present + absent
         items = self.q.select or (hql.SelectItem(hql.Path((self.q.root.alias,))),)
-        if any(isinstance(i.expr, hql.Func) and i.expr.name == "count" for i in items):
-            return [tuple(self._aggregate(found, i.expr) for i in items)]
-        results = [tuple(self.value(b, i.expr) for i in items) for b in found]
+        if any(isinstance(i.expr, hql.Func) and i.expr.name in AGGREGATES for i in items):
+            return [tuple((self._aggregate(found, i.expr), None) for i in items)]
+        results = [tuple((self.value(b, i.expr), self.source(b, i.expr)) for i in items) for b in found]
         if self.q.distinct or (self.collection_fetched and len(items) == 1):
             seen: set[Any] = set()
             unique = []
             for r in results:
-                k = tuple(_key(v) if not isinstance(v, Row) else v for v in r)
+                k = tuple(_key(v) if not isinstance(v, Row) else v for v, _ in r)
                 if k not in seen:
                     seen.add(k)
                     unique.append(r)
@@ -172,13 +222,32 @@ class _Evaluator:
         return results
 
     def _aggregate(self, found: list[Binding], expr: Any) -> Any:
-        if not (isinstance(expr, hql.Func) and expr.name == "count"):
-            raise _fail(self.q, "only count() can be mixed with other aggregates")
-        if expr.args and expr.args[0] == hql.Literal("*"):
+        if not (isinstance(expr, hql.Func) and expr.name in AGGREGATES):
+            raise _fail(self.q, "aggregates cannot be mixed with other values without GROUP BY")
+        if expr.name == "count" and expr.args and expr.args[0] == hql.Literal("*"):
             return len(found)
         values = [self.value(b, expr.args[0]) for b in found]
         values = [v for v in values if v is not None]
-        return len({_key(v) if not isinstance(v, Row) else v for v in values}) if expr.distinct else len(values)
+        if expr.distinct:
+            values = list({_key(v) if not isinstance(v, Row) else v: v for v in values}.values())
+        if expr.name == "count":
+            return len(values)
+        keys = [_key(v) for v in values]
+        if not keys:
+            return None
+        if expr.name == "sum":
+            return sum(keys)
+        if expr.name == "avg":
+            return sum(keys) / len(keys)
+        return min(keys) if expr.name == "min" else max(keys)
+
+
+class EntityName(str):
+    """An entity's name as a value: what ``type(a)`` and ``a.class`` give."""
+
+
+_INDEX = "#index:"
+AGGREGATES = ("count", "sum", "min", "max", "avg")
 
 
 def _key(value: Any) -> Any:
@@ -229,3 +298,8 @@ def _like(pattern: str) -> re.Pattern[str]:
 def run(query: hql.Query, data: Data, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Every result of ``query`` as a tuple of selected values (a Row for an entity)."""
     return _Evaluator(query, data, params).run()
+
+
+def run_typed(query: hql.Query, data: Data, params: dict[str, Any]) -> list[tuple[tuple[Any, Any], ...]]:
+    """As ``run``, each value paired with the (entity, field) it was read from, or None."""
+    return _Evaluator(query, data, params).run_typed()

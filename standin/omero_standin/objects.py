@@ -14,7 +14,7 @@ import omero.model
 import omero.sys
 from omero.rtypes import rbool, rint, rlong, rstring, rtime
 
-from .directory import Directory, EventLogRow, Group, Link, User
+from .directory import Directory, EventLogRow, EventRow, Group, Link, User
 from .security import Context
 from .state import SessionRecord
 from .users import ALL_PRIVILEGES
@@ -115,13 +115,17 @@ def event_log_obj(row: EventLogRow) -> omero.model.EventLogI:
     log.action = rstring(row.action)
     log.entityType = rstring(row.entity_type)
     log.entityId = rlong(row.entity_id)
+    log.event = event_obj(row.event)
+    return log
+
+
+def event_obj(row: EventRow) -> omero.model.EventI:
     event = omero.model.EventI(row.id, True)
     event.time = rtime(row.time_ms)
     event.experimenter = omero.model.ExperimenterI(row.experimenter_id, False)
     event.experimenterGroup = omero.model.ExperimenterGroupI(row.group_id, False)
     event.session = omero.model.SessionI(row.session_id, False)
-    log.event = event
-    return log
+    return event
 
 
 def event_context(directory: Directory, rec: SessionRecord, ctx: Context, group_id: int) -> omero.sys.EventContext:

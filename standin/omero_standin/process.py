@@ -105,6 +105,15 @@ class StandInServer:
         ``failed_joins``, ``sessions_created`` (logins, su, createUserSession)."""
         return self._control("GET", "/counters")[1]
 
+    def data(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every object the server holds now (kind, id, name, owner, group; parent/child of links),
+        optionally only those of one entity (``"Project"``, ``"TagAnnotation"``...)."""
+        return [o for o in self._control("GET", "/data")[1] if kind is None or o["kind"] == kind]
+
+    def ids(self, kind: str, **where: Any) -> list[int]:
+        """Ids of the objects of ``kind`` whose fields match ``where`` (``name="P1"``, ``owner="alice"``)."""
+        return [o["id"] for o in self.data(kind) if all(o.get(k) == v for k, v in where.items())]
+
     def expire_session(self, session_uuid: str) -> bool:
         """Make a session time out now (its next call gets SessionTimeoutException)."""
         return self._control("POST", f"/sessions/{session_uuid}/expire")[0] == 200

@@ -1,30 +1,32 @@
-"""The stand-in's data as HQL rows: OMERO entities over the directory and the session registry.
+"""The stand-in's data as HQL rows: OMERO entities over the directory, the registry and the store.
 
 A ``Row`` is one entity instance (Experimenter, ExperimenterGroup, GroupExperimenterMap,
-Session, EventLog, Event); ``Row.get(field)`` gives a plain value, another ``Row`` or a list of
-rows (a collection), with OMERO's field names. ``details`` is a pseudo-row with ``owner``,
-``group`` and ``permissions``. What a caller may see follows OMERO: sessions and event logs are
-private to their owner (administrators see all); users and groups are visible to everyone.
-The container and image entities exist with no rows: the stand-in holds no image data.
+Session, EventLog, Event, and every data entity of ``schema``: Project, Image, TagAnnotation...);
+``Row.get(field)`` gives a plain value, another ``Row`` or a list of rows (a collection), with
+OMERO's field names. ``details`` is a pseudo-row with ``owner``, ``group``, ``permissions``,
+``creationEvent``, ``updateEvent`` and ``externalInfo``. What a caller may see follows OMERO:
+sessions and event logs are private to their owner (administrators see all); users and groups
+are visible to everyone; data follows the group permissions (``acl.can_read``), including
+the elements of a collection and the target of a reference.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .directory import Directory, EventLogRow, Group, Link, User
+from . import acl, schema
+from .datastore import Record, Ref, Store
+from .directory import Directory, EventLogRow, EventRow, Group, Link, User
 from .errors import IllegalQuery
 from .state import Registry, SessionRecord
 
 EMPTY_ENTITIES = {
-    "Project", "Dataset", "Image", "Screen", "Plate", "PlateAcquisition", "Well", "WellSample", "Fileset",
-    "Roi", "Shape", "OriginalFile", "Annotation", "TagAnnotation", "MapAnnotation", "FileAnnotation",
-    "CommentAnnotation", "LongAnnotation", "DoubleAnnotation", "BooleanAnnotation", "TermAnnotation",
-    "Pixels", "Channel", "Instrument", "ProjectDatasetLink", "DatasetImageLink", "ScreenPlateLink",
-    "ImageAnnotationLink", "DatasetAnnotationLink", "ProjectAnnotationLink", "Job", "Share", "Node",
+    "Instrument", "Job", "Share", "Node", "Folder", "Experiment", "Thumbnail", "RenderingDef", "StatsInfo",
+    "PlaneInfo", "Reagent", "AnnotationAnnotationLink", "FolderImageLink",
 }
-"""Entities that exist on a real server and of which the stand-in has no rows."""
+"""Entities that exist on a real server and of which the stand-in holds no rows."""
 TIME_FIELDS = {"started", "closed", "time"}
 """Fields OMERO returns as timestamps (``RTime``) in projections."""
 
@@ -34,11 +36,27 @@ class Details:
     owner: Row | None
     group: Row | None
     permissions: str | None
+    creationEvent: Row | None = None  # noqa: N815 - OMERO's field names
+    updateEvent: Row | None = None  # noqa: N815
+    externalInfo: Row | None = None  # noqa: N815
 
     def get(self, name: str) -> Any:
-        if name not in ("owner", "group", "permissions"):
+        if name not in ("owner", "group", "permissions", "creationEvent", "updateEvent", "externalInfo"):
             raise IllegalQuery(f"could not resolve property: details.{name}")
         return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A value with parts of its own: a map annotation's name/value pair, a length's value and unit."""
+
+    entity: str
+    values: dict[str, Any]
+
+    def get(self, name: str) -> Any:
+        if name not in self.values:
+            raise IllegalQuery(f"could not resolve property: {name} of: {self.entity}")
+        return self.values[name]
 
 
 class Row:
@@ -68,11 +86,29 @@ class Row:
 class Data:
     """Every row the caller may see, and the fields of each."""
 
-    def __init__(self, directory: Directory, registry: Registry, caller: User, admin: bool) -> None:
+    def __init__(self, directory: Directory, registry: Registry, caller: User, admin: bool,
+                 store: Store | None = None, who: acl.Actor | None = None,
+                 known_fields: Callable[[str], frozenset[str] | None] | None = None) -> None:
         self.d = directory
         self.registry = registry
         self.caller = caller
         self.admin = admin
+        self.store = store if store is not None else Store()
+        self.who = who if who is not None else acl.Actor(caller.id, -1, frozenset(directory.member_of(caller.id)),
+                                                         frozenset(directory.leader_of(caller.id)), admin,
+                                                         frozenset())
+        self.known_fields = known_fields
+        """Entity -> its field names (from omero.model in the server), to refuse unknown ones."""
+
+    def perms_of(self, gid: int) -> str:
+        group = self.d.group(gid)
+        return group.permissions if group is not None else "rw----"
+
+    def visible(self, rec: Record) -> bool:
+        return rec.kind in schema.ENUMS or acl.can_read(self.who, rec.owner_id, rec.group_id, self.perms_of)
+
+    def record(self, rec: Record) -> Row:
+        return Row(rec.kind, rec.id, rec, self)
 
     # -- rows of an entity -----------------------------------------------------------------
 
@@ -89,11 +125,14 @@ class Data:
         if entity == "EventLog":
             return [self.event_log(e) for e in self.d.event_log if self.admin or e.experimenter_id == self.caller.id]
         if entity == "Event":
-            return [self.event(e) for e in self.d.event_log if self.admin or e.experimenter_id == self.caller.id]
+            events = sorted(self.d.events.values(), key=lambda e: e.id)
+            return [self.event(e) for e in events if self.admin or e.experimenter_id == self.caller.id]
+        if entity in schema.ENTITIES:
+            return [self.record(r) for r in self.store.rows(entity) if self.visible(r)]
         if entity in EMPTY_ENTITIES:
             return []
         raise IllegalQuery(f"{entity} is not mapped (the stand-in knows Experimenter, ExperimenterGroup, "
-                       "GroupExperimenterMap, Session, EventLog and, with no rows, the data entities)")
+                           f"GroupExperimenterMap, Session, EventLog, Event and {', '.join(sorted(schema.ENTITIES))})")
 
     def user(self, user: User) -> Row:
         return Row("Experimenter", user.id, user, self)
@@ -110,7 +149,7 @@ class Data:
     def event_log(self, row: EventLogRow) -> Row:
         return Row("EventLog", row.id, row, self)
 
-    def event(self, row: EventLogRow) -> Row:
+    def event(self, row: EventRow) -> Row:
         return Row("Event", row.id, row, self)
 
     def _user_id(self, uid: int | None) -> Row | None:
@@ -124,8 +163,11 @@ class Data:
     # -- fields -------------------------------------------------------------------------------
 
     def field(self, row: Row, name: str) -> Any:
-        getter = getattr(self, f"_{row.entity}", None)
-        value = getter(row.record, name) if getter else _MISSING
+        if isinstance(row.record, Record):
+            value = self._data(row.record, name)
+        else:
+            getter = getattr(self, f"_{row.entity}", None)
+            value = getter(row.record, name) if getter else _MISSING
         if value is _MISSING:
             raise IllegalQuery(f"could not resolve property: {name} of: {row.entity}")
         return value
@@ -184,10 +226,10 @@ class Data:
         if name in simple:
             return simple[name]
         if name == "event":
-            return self.event(e)
+            return self.event(e.event)
         return _MISSING
 
-    def _Event(self, e: EventLogRow, name: str) -> Any:  # noqa: N802
+    def _Event(self, e: EventRow, name: str) -> Any:  # noqa: N802
         if name == "id":
             return e.id
         if name == "time":
@@ -200,6 +242,44 @@ class Data:
             rec = next((r for r in self.registry.live_sessions() if r.id == e.session_id), None)
             return self.session(rec) if rec is not None else None
         return _MISSING
+
+
+    def _event_id(self, eid: int | None) -> Row | None:
+        event = self.d.events.get(eid) if eid is not None else None
+        return self.event(event) if event is not None else None
+
+    def _data(self, rec: Record, name: str) -> Any:
+        """A field of a data record: plain value, the Row it refers to (if visible) or a collection."""
+        if name == "id":
+            return rec.id
+        if name == "version":
+            return rec.version
+        if name == "details":
+            info = self.store.deref(rec.external_info)
+            return Details(self._user_id(rec.owner_id), self._group_id(rec.group_id), self.perms_of(rec.group_id),
+                           self._event_id(rec.creation_event), self._event_id(rec.update_event),
+                           self.record(info) if info is not None else None)
+        found = schema.collection(rec.kind, name)
+        if found is not None:
+            element_kind, back = found
+            return [self.record(e) for e in self.store.referrers(element_kind, back, rec.id) if self.visible(e)]
+        if name in rec.fields:
+            value = rec.fields[name]
+        else:
+            known = self.known_fields(rec.kind) if self.known_fields is not None else None
+            if known is not None and name not in known:
+                return _MISSING
+            value = None
+        if isinstance(value, Ref):
+            target = self.store.deref(value)
+            return self.record(target) if target is not None and self.visible(target) else None
+        if isinstance(value, list) and (rec.kind, name) in schema.NAMED_VALUE_FIELDS:
+            return [Component("NamedValue", {"name": n, "value": v}) for n, v in value]
+        if isinstance(value, list):
+            return list(value)
+        if hasattr(value, "getUnit"):
+            return Component(type(value).__name__, {"value": value.getValue(), "unit": str(value.getUnit())})
+        return value
 
 
 _MISSING = object()

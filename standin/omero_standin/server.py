@@ -148,6 +148,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     registry = Registry(directory, tti_ms=int(args.session_timeout * 1000), login_delay=args.login_delay,
                         login_concurrency=args.login_concurrency)
     si = StandIn(directory, registry, verbose=args.verbose)
+    if users.data:
+        from .errors import StandInError
+        from .seeding import seed_store
+
+        try:
+            seed_store(si, users.data)
+        except StandInError as exc:
+            print(f"stand-in server: {users.source}: [data]: {exc}", file=sys.stderr)
+            return 2
     init = Ice.InitializationData()
     init.properties = ice_properties(args)
     ic = Ice.initialize(init)
@@ -158,7 +167,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         adapter.addServantLocator(Locator(si), "")
         adapter.activate()
         si.ports = _ports(adapter)
-        httpd = control.serve(registry, args.control)
+        httpd = control.serve(registry, args.control, si.store)
 
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

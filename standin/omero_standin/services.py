@@ -1,8 +1,10 @@
 """Which servant serves which OMERO service, and the small ones: IConfig, ITypes, stateful stubs.
 
-IAdmin (``admin.py``), ISession (``session_service.py``) and IQuery (``query_service.py``) have
-modules of their own. Every operation the stand-in does not implement, of these and of all
-other services, raises ``omero.ApiUsageException`` naming it (see ``amd.servant``).
+IAdmin (``admin.py``), ISession (``session_service.py``), IQuery (``query_service.py``), IUpdate
+(``update_service.py``), IContainer and IRoi (``container_service.py``), Search and
+SharedResources (``search_service.py``) have modules of their own. Every operation the
+stand-in does not implement, of these and of all other services, raises
+``omero.ApiUsageException`` naming it (see ``amd.servant``).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from typing import Any
 import Ice
 import omero
 import omero.api
-from omero.rtypes import rtime
+from omero.rtypes import rstring, rtime
 
-from . import faults, objects
+from . import faults, objects, schema
 from .admin import AdminI
 from .amd import amd, servant
+from .container_service import ContainerI, RoiI
 from .context import StandIn
 from .query_service import QueryI
+from .search_service import SearchI, SharedResourcesI
 from .session_service import SessionServiceI
+from .update_service import UpdateI
 from .users import ALL_PRIVILEGES
 
 VERSION = "5.6.16-ice36-standin"
@@ -100,22 +105,42 @@ class ConfigI(_Service, omero.api.IConfig):
 
 @servant
 class TypesI(_Service, omero.api.ITypes):
-    """ITypes: just the AdminPrivilege enumeration (``BlitzGateway.isFullAdmin`` counts it)."""
+    """ITypes: the AdminPrivilege enumeration (``BlitzGateway.isFullAdmin`` counts it) and the
+    enumerations the data uses (PixelsType, DimensionOrder)."""
 
-    def _check(self, type: str) -> None:
-        if type.rsplit(".", 1)[-1] != "AdminPrivilege":
-            raise faults.api_usage(f"stand-in ITypes knows only the AdminPrivilege enumeration, not {type}")
+    def _check(self, type: str) -> str:
+        name = type.rsplit(".", 1)[-1]
+        name = name[:-1] if name.endswith("I") and name[:-1] in (*schema.ENUMS, "AdminPrivilege") else name
+        if name != "AdminPrivilege" and name not in schema.ENUMS:
+            raise faults.api_usage(f"stand-in ITypes knows only the AdminPrivilege, "
+                                   f"{', '.join(schema.ENUMS)} enumerations, not {type}")
+        return name
+
+    def _enums(self, name: str) -> list[Any]:
+        out = []
+        for rec in self.si.store.rows(name):
+            obj = getattr(omero.model, f"{name}I")(rec.id, True)
+            obj.value = rstring(rec.fields["value"])
+            out.append(obj)
+        return out
 
     @amd
     def allEnumerations(self, type: str, current: Ice.Current | None = None) -> Any:
         self.si.checked(current)
-        self._check(type)
+        name = self._check(type)
+        if name != "AdminPrivilege":
+            return self._enums(name)
         return objects.privilege_objs(ALL_PRIVILEGES)
 
     @amd
     def getEnumeration(self, type: str, value: str, current: Ice.Current | None = None) -> Any:
         self.si.checked(current)
-        self._check(type)
+        name = self._check(type)
+        if name != "AdminPrivilege":
+            found = [e for e in self._enums(name) if e.value.val == value]
+            if not found:
+                raise faults.api_usage(f"No such {name}: {value}")
+            return found[0]
         if value not in ALL_PRIVILEGES:
             raise faults.api_usage(f"No such AdminPrivilege: {value}")
         return objects.privilege_objs([value])[0]
@@ -161,6 +186,11 @@ IMPLEMENTED: dict[str, type] = {
     "omero.api.IConfig": ConfigI,
     "omero.api.IQuery": QueryI,
     "omero.api.ITypes": TypesI,
+    "omero.api.IUpdate": UpdateI,
+    "omero.api.IContainer": ContainerI,
+    "omero.api.IRoi": RoiI,
+    "omero.api.Search": SearchI,
+    "omero.grid.SharedResources": SharedResourcesI,
 }
 
 

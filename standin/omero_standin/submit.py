@@ -13,8 +13,8 @@ and a ``Status`` (flags ``FAILURE``/``CANCELLED`` on error), and every callback 
 
 Requests: ``UpdateSessionTimeoutRequest`` (OMERO 5.5 rules: a non-administrator may only lower
 a timeout, ``non-admin-increase``; not to 0, ``non-admin-disabling``), ``CurrentSessionsRequest``
-(``omero sessions who``) and ``Chmod2`` on groups. Any other request gets an ``ERR`` naming its
-type, never a bare ``Ice.UnknownUserException``.
+(``omero sessions who``), ``Chmod2`` on groups and ``Delete2`` of data (``delete.py``). Any other
+request gets an ``ERR`` naming its type, never a bare ``Ice.UnknownUserException``.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ class Job:
         self.session = rec
         self.request = request
         self.name = name
+        self.group_id = rec.group_id
+        """The call's group (``omero.group`` of the submit call, else the session's)."""
         self.lock = threading.Lock()
         self.callbacks: dict[str, Any] = {}
         self.response: Any = None
@@ -172,6 +174,7 @@ def submit(si: StandIn, current: Ice.Current, request: Any) -> Any:
         return None  # OMERO answers a null handle for a request it cannot run
     name = f"IHandle{uuidlib.uuid4()}"
     job = Job(si, client, rec, request, name)
+    job.group_id = si._call_group(rec, current)
     client.handles[name] = job
     handler = HANDLERS.get(request.ice_id(), _unsupported)
     threading.Thread(target=job.run, args=(handler,), name=f"standin-{name}", daemon=True).start()
@@ -184,7 +187,7 @@ def submit(si: StandIn, current: Ice.Current, request: Any) -> Any:
 def _unsupported(job: Job) -> Any:
     kind = job.request.ice_id()
     raise Cancel("stand-in-not-implemented", message=f"{kind} is not implemented by the omero-profiles stand-in "
-                 "server (it runs UpdateSessionTimeoutRequest, CurrentSessionsRequest and Chmod2 on groups)")
+                 "server (it runs UpdateSessionTimeoutRequest, CurrentSessionsRequest, Chmod2 on groups and Delete2)")
 
 
 def _context(job: Job) -> security.Context:
@@ -273,9 +276,38 @@ def chmod2(job: Job) -> Any:
     return omero.cmd.Chmod2Response(includedObjects={"ome.model.meta.ExperimenterGroup": done}, deletedObjects={})
 
 
+def delete2(job: Job) -> Any:
+    """``Delete2`` of data (``delete.py`` has OMERO's graph rules), all or nothing."""
+    from . import acl
+    from .delete import GraphError, deleted_objects, plan_delete
+    from .writes import Writer
+
+    req = job.request
+    si = job.si
+    who = acl.actor(_context(job), job.group_id)
+    include = [t for opt in (req.childOptions or []) for t in (opt.includeType or [])]
+    exclude = [t for opt in (req.childOptions or []) for t in (opt.excludeType or [])]
+
+    def perms_of(gid: int) -> str:
+        group = si.directory.group(gid)
+        return group.permissions if group is not None else "rw----"
+
+    with si.store.lock, si.store.transaction(), si.directory.transaction():
+        try:
+            plan = plan_delete(si.store, who, perms_of, dict(req.targetObjects or {}), include, exclude)
+        except GraphError as exc:
+            raise Cancel("graph-fail", message=exc.message) from None
+        if not req.dryRun:
+            writer = Writer(si.store, si.directory, who, job.session.id)
+            for rec in plan.doomed.values():
+                writer.remove(rec)
+    return omero.cmd.Delete2Response(deletedObjects=deleted_objects(plan))
+
+
 HANDLERS: dict[str, Callable[[Job], Any]] = {
     "::omero::cmd::UpdateSessionTimeoutRequest": update_session_timeout,
     "::omero::cmd::CurrentSessionsRequest": current_sessions,
     "::omero::cmd::Chmod2": chmod2,
+    "::omero::cmd::Delete2": delete2,
 }
 """Request handlers by the request's Slice type id."""

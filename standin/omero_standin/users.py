@@ -20,6 +20,9 @@ File format (every key but ``password`` is optional)::
     last_name = "Analyst"
     email = "alice@example.org"
 
+A ``[data]`` section lists the projects, datasets, images, screens and plates the server
+starts with (``dataspec`` describes it).
+
 As on a real server, the groups ``system`` (id 0), ``user`` (id 1) and ``guest`` (id 2)
 always exist; every user but ``guest`` is a member of ``user`` and every admin of ``system``.
 The users ``root`` (id 0, full admin) and ``guest`` (id 1) always exist too: a file that does
@@ -34,6 +37,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import dataspec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -138,6 +143,9 @@ class UserDirectory(Mapping[str, UserSpec]):
     users: dict[str, UserSpec]
     groups: dict[str, GroupSpec]
     source: str = field(default="<built-in>", compare=False)
+    data: tuple[dataspec.Node, ...] = field(default=(), compare=False)
+    """The objects the server starts with (the ``[data]`` section; see ``dataspec``)."""
+    raw_data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> UserSpec:
         return self.users[name]
@@ -180,7 +188,10 @@ class UserDirectory(Mapping[str, UserSpec]):
                 if value:
                     entry[key] = list(value) if isinstance(value, tuple) else value
             users[u.name] = entry
-        return {"groups": groups, "users": users}
+        out: dict[str, Any] = {"groups": groups, "users": users}
+        if self.raw_data:
+            out["data"] = self.raw_data
+        return out
 
 
 def load_users(path: str | Path | None = None) -> UserDirectory:
@@ -199,7 +210,7 @@ def parse_users(data: Mapping[str, Any], source: str = "<data>") -> UserDirector
     def fail(where: str, problem: str) -> UsersFileError:
         return UsersFileError(f"{source}: {where}: {problem}")
 
-    unknown = set(data) - {"groups", "users"}
+    unknown = set(data) - {"groups", "users", "data"}
     if unknown:
         raise fail("top level", f"unknown key(s) {sorted(unknown)}")
     groups: dict[str, GroupSpec] = {
@@ -272,7 +283,14 @@ def parse_users(data: Mapping[str, Any], source: str = "<data>") -> UserDirector
             last_name=table.get("last_name", ""),
             email=table.get("email", ""),
         )
-    return UserDirectory(users=users, groups=groups, source=source)
+    def groups_of(name: str) -> tuple[str, ...] | None:
+        user = users.get(name)
+        return None if user is None else tuple(g for g in user.memberships if g != "user")
+
+    raw_data = data.get("data", {})
+    nodes = dataspec.parse(raw_data, groups_of, fail)
+    return UserDirectory(users=users, groups=groups, source=source, data=nodes,
+                         raw_data=dict(raw_data) if nodes else {})
 
 
 DEFAULT_USERS: UserDirectory = load_users()
