@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,8 +33,12 @@ def where(name: str, address: str, path: str, mount: str = "secret", namespace: 
 
 def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str], *,
                  max_seconds: float | None = None) -> None:
-    """get_conn and the CLI (plain and --debug) fail with exactly this message and hint, exit 4, no secret."""
+    """get_conn and the CLI (plain and --debug) fail with exactly this message and hint, exit 4, no secret.
+
+    ``max_seconds`` bounds get_conn on an idle machine (the CLI gets 5 s more, for its start-up); both
+    bounds grow by what a busy machine adds (``busy_machine_slack``), so only a regression fails them."""
     forbidden = [s for s in forbidden if s]
+    busy = busy_machine_slack() if max_seconds is not None else 0.0
     started = time.monotonic()
     with pytest.raises(CredentialError) as info:
         get_conn(name)
@@ -45,7 +50,7 @@ def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str]
     for secret in forbidden:
         assert secret not in chain, "a secret is in the exception chain"
     if max_seconds is not None:
-        assert elapsed <= max_seconds, f"get_conn took {elapsed:.1f} s"
+        assert elapsed <= max_seconds + busy, f"get_conn took {elapsed:.1f} s (busy: +{busy:.1f} s)"
 
     expected = f"omero-profile: error: {message}\n" + (f"omero-profile: hint: {hint}\n" if hint else "")
     started = time.monotonic()
@@ -53,7 +58,7 @@ def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str]
     elapsed = time.monotonic() - started
     assert (done.returncode, done.stdout, done.stderr) == (4, "", expected)
     if max_seconds is not None:
-        assert elapsed <= max_seconds + 5, f"omero-profile test took {elapsed:.1f} s"
+        assert elapsed <= max_seconds + 5 + busy, f"omero-profile test took {elapsed:.1f} s (busy: +{busy:.1f} s)"
     debug = run_cli("--debug", "test", name)
     assert debug.returncode == 4
     assert debug.stdout == ""
@@ -374,6 +379,19 @@ def test_host_name_that_does_not_resolve(profiles: Profiles, forbidden: list[str
                  max_seconds=5)
 
 
+def busy_machine_slack() -> float:
+    """Seconds a busy machine adds to these bounds, 0 on an idle one (tests make no absolute time claims).
+
+    Measured now: a start-up of what `omero-profile test` loads before it fetches (Python, the CLI,
+    omero-py and Ice, this plugin); on an idle machine about a second. Three of them beyond the 5 s
+    the CLI is allowed for its start-up is how far this machine is behind.
+    """
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import omeroprofiles.cli, omeroprofiles.connection, omeroprofiles_vault"],
+                   check=True, timeout=120)
+    return max(0.0, 3 * (time.monotonic() - started) - 5)
+
+
 SILENT_HINT = ("check that the url points at Vault and that it is healthy; raise the profile's timeout for a "
                "slow Vault")
 
@@ -416,11 +434,12 @@ def test_an_approle_token_is_revoked_even_when_the_read_runs_out_of_time(vault: 
     with delaying_proxy(vault.address, b"/v1/secret/data/omero/alice", 3.0) as address:
         profiles.add("slow", {"source": "vault", "url": address, "path": "omero/alice", "role_id": vault.role_id},
                      timeout=1.5)
+        busy = busy_machine_slack()
         started = time.monotonic()
         with pytest.raises(CredentialError, match="did not answer within 1.5 s"):
             get_conn("slow")
-        assert time.monotonic() - started < 1.5 + 1
-        deadline = time.monotonic() + 5
+        assert time.monotonic() - started < 1.5 + 1 + busy
+        deadline = time.monotonic() + 30  # the revocation's own budget ends it sooner; a hang guard
         while len(root.auth.token.list_accessors()["data"]["keys"]) != before and time.monotonic() < deadline:
             time.sleep(0.1)
     assert len(root.auth.token.list_accessors()["data"]["keys"]) == before
