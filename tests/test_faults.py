@@ -121,6 +121,15 @@ def _frozen_before_answer(proxy: FreezingProxy) -> bool:
     return proxy.tripped.is_set() and CLOSING not in proxy.operations[:proxy.after + 1]
 
 
+def _expected_codes(proxy: FreezingProxy) -> set[int]:
+    """5 if the question had no answer, else 0; either, when the request that tripped the proxy was the
+    keep-alive thread's ping: sent on its own schedule, it may overtake the question's last reply
+    (which is then lost with the connection, or not), so the outcome is a race that either side may win."""
+    if proxy.tripped.is_set() and proxy.operations[proxy.after:proxy.after + 1] == ["keepAlive"]:
+        return {0, 5}
+    return {5} if _frozen_before_answer(proxy) else {0}
+
+
 def _created_not_killed(proxy: FreezingProxy) -> bool:
     """The server got our login (createSession) but never our kill (ISession.closeSession)."""
     forwarded = proxy.operations[:proxy.after]
@@ -151,8 +160,8 @@ def test_every_n_freezing_or_dying_ends_classified_within_the_timeout(start_omer
     problems = []
     for case, out in outcomes.items():
         proxy = proxies[case]
-        expected = 5 if _frozen_before_answer(proxy) else 0
-        if out.code != expected or out.seconds > bound or PASSWORD in out.message:
+        expected = _expected_codes(proxy)
+        if out.code not in expected or out.seconds > bound or PASSWORD in out.message:
             problems.append(f"{_name(*case)}: exit {out.code} (expected {expected}) in {out.seconds:.2f} s "
                             f"(bound {bound:.2f} s) after {proxy.operations}: {out.message}")
     assert not problems, "\n".join(problems)
