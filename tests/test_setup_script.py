@@ -168,3 +168,57 @@ def test_source_patches_apply_once_and_setup_py_stays_valid(tmp_path: Path) -> N
     assert "max_workers=2" in setup_py
     assert "extra_compile_args.extend(['-w', '-g0'])" in setup_py
     compile(setup_py, "setup.py", "exec")
+
+
+SMOKE_SLICE = """
+#include <Ice/BuiltinSequences.ice>
+module OmeroProfilesIceSmoke {
+  exception Oops { string why; };
+  interface Echo {
+    int sum(Ice::IntSeq values);
+    int size(Ice::ByteSeq data);
+    void fail(string why) throws Oops;
+  };
+};
+"""
+
+
+def test_the_installed_ice_runs_the_patched_calls(tmp_path: Path) -> None:
+    """The code the build patches, run for real over a loopback connection: sequences passed as
+    buffers (PyObject_AsReadBuffer's replacement) and exceptions made on the way back
+    (PyEval_CallObject's), for a user exception and an Ice one."""
+    import array
+
+    import Ice
+
+    slice_file = tmp_path / "smoke.ice"
+    slice_file.write_text(SMOKE_SLICE)
+    Ice.loadSlice(f"-I{Ice.getSliceDir()} {slice_file}")
+    import OmeroProfilesIceSmoke as smoke
+
+    class Echo(smoke.Echo):
+        def sum(self, values, current=None):
+            return sum(values)
+
+        def size(self, data, current=None):
+            return len(data)
+
+        def fail(self, why, current=None):
+            raise smoke.Oops(why)
+
+    communicator = Ice.initialize()
+    try:
+        adapter = communicator.createObjectAdapterWithEndpoints("smoke", "tcp -h 127.0.0.1")
+        echo = smoke.EchoPrx.uncheckedCast(adapter.addWithUUID(Echo()))
+        adapter.activate()
+        assert echo.sum(array.array("i", [1, 2, 3, 40])) == 46  # a buffer
+        assert echo.sum([1, 2, 3]) == 6  # not a buffer: the sequence path
+        assert echo.size(b"\x00" * 100_000) == 100_000 and echo.size(bytearray(b"xyz")) == 3
+        with pytest.raises(ValueError):
+            echo.sum("not a sequence")
+        with pytest.raises(smoke.Oops, match="on purpose"):
+            echo.fail("on purpose")
+        with pytest.raises(Ice.ObjectNotExistException):
+            smoke.EchoPrx.uncheckedCast(communicator.stringToProxy(f"nobody:{adapter.getEndpoints()[0]}")).sum([1])
+    finally:
+        communicator.destroy()
