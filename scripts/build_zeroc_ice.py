@@ -1,9 +1,12 @@
-"""Build a zeroc-ice 3.6.5 wheel that works on Python >= 3.11, and cache it.
+"""Build a zeroc-ice 3.6.5 wheel for the running Python (3.10 to 3.13), and cache it.
 
 omero-py needs zeroc-ice>=3.6.5,<3.7. PyPI has 3.6.5 only as a source archive whose C code
-predates Python 3.11 (and whose Python code predates 3.12). We apply the three small fixes
+predates Python 3.11 and 3.13 (and whose Python code predates 3.12). We apply the small fixes
 described in the README's set-up section, build a wheel once, and keep it in the user's cache
-so that every later set-up installs it in seconds.
+so that every later set-up installs it in seconds. Each fix uses only calls that every Python
+from 3.10 on has, so one patched source builds for all of them; the cache holds one wheel per
+Python version (its name carries the version's tag, cp310 ... cp313), and pip picks the one
+that matches the interpreter installing it.
 
 The build compiles its ~220 C++ files on all CPUs, without debug information, and keeps its
 (noisy) output to itself unless it fails. The wheel is built in a temporary directory and renamed
@@ -57,15 +60,49 @@ _CCompiler.compile = _parallel_compile
 """
 
 
+# Inserted into src/Types.cpp: Python 3.13 removed PyObject_AsReadBuffer. This is what it did
+# (CPython's own implementation, in the buffer protocol every Python 3 has): the pointer stays
+# valid while the caller holds the object, as before.
+READ_BUFFER = """\
+// --- omero-profiles: PyObject_AsReadBuffer, removed in Python 3.13 ---
+static int
+omeroProfilesAsReadBuffer(PyObject* obj, const void** buffer, Py_ssize_t* length)
+{
+    Py_buffer view;
+    if(PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) != 0)
+    {
+        return -1;
+    }
+    *buffer = view.buf;
+    *length = view.len;
+    PyBuffer_Release(&view);
+    return 0;
+}
+// --- end omero-profiles ---
+"""
+TYPES_ANCHOR = "using namespace IceUtilInternal;\n"
+
+
 def patch_sources(src: pathlib.Path, jobs: int) -> None:
-    """Apply the Python >= 3.11 / 3.12 fixes and the faster compile; each is a no-op if already applied."""
+    """Apply the Python 3.11 / 3.12 / 3.13 fixes and the faster compile; each is a no-op if already applied."""
     slice_cpp = src / "src" / "Slice.cpp"
     text = slice_cpp.read_text()
-    slice_cpp.write_text(text.replace("#include <eval.h>\n", ""))
+    slice_cpp.write_text(text.replace("#include <eval.h>\n", ""))  # 3.11: eval.h is gone
 
     util_cpp = src / "src" / "Util.cpp"
     text = util_cpp.read_text()
-    util_cpp.write_text(text.replace("PyThreadState_GET()->frame", "PyEval_GetFrame()"))
+    text = text.replace("PyThreadState_GET()->frame", "PyEval_GetFrame()")  # 3.11: the frame field is private
+    util_cpp.write_text(text.replace("PyEval_CallObject(", "PyObject_CallObject("))  # 3.13: removed
+
+    types_cpp = src / "src" / "Types.cpp"
+    text = types_cpp.read_text()
+    text = text.replace("PyEval_CallObject(", "PyObject_CallObject(")
+    text = text.replace("PyObject_AsReadBuffer(", "omeroProfilesAsReadBuffer(")
+    if "omeroProfilesAsReadBuffer(PyObject*" not in text:
+        if TYPES_ANCHOR not in text:
+            raise SystemExit(f"{types_cpp}: cannot find where to add the PyObject_AsReadBuffer replacement")
+        text = text.replace(TYPES_ANCHOR, TYPES_ANCHOR + "\n" + READ_BUFFER, 1)
+    types_cpp.write_text(text)
 
     ice_py = src / "lib" / "Ice.py"
     text = ice_py.read_text()
@@ -126,7 +163,8 @@ def cache_atomically(wheel: pathlib.Path, cache: pathlib.Path) -> pathlib.Path:
 
 def build(cache: pathlib.Path) -> int:
     cache.mkdir(parents=True, exist_ok=True)
-    log = cache.parent / "zeroc-ice-build.log"
+    # One log per Python version: a failed 3.13 build's log is not overwritten by a later 3.10 one.
+    log = cache.parent / "zeroc-ice-build-py{}{}.log".format(*sys.version_info[:2])
     log.write_text("")
     jobs = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="zeroc-ice-build-") as tmp:

@@ -2,8 +2,9 @@
 # Create or refresh .venv/ at the repo root with omero-profiles installed editable (+ test extras).
 #
 # Safe to run again and again: a stamp file skips the pip step when nothing changed, and the
-# zeroc-ice wheel (which needs a patched source build on Python >= 3.11) is cached under
-# ${XDG_CACHE_HOME:-~/.cache}/omero-profiles/wheels, so only the very first run pays for it.
+# zeroc-ice wheel (a patched source build: PyPI has no wheel for Python 3.10-3.13) is cached under
+# ${XDG_CACHE_HOME:-~/.cache}/omero-profiles/wheels, one per Python version, so only the first
+# run with each version pays for it.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,15 +25,16 @@ pick_python() {
     log "OMERO_PROFILES_PYTHON=$OMERO_PROFILES_PYTHON does not run, is older than 3.10 or lacks venv/ensurepip"
     return 1
   fi
-  # Preferred versions first; for each, every match on PATH, so a failing shim does not hide
-  # a working interpreter of the same name further down.
+  # Preferred versions first (all four work; 3.11 and 3.12 have been used longest); for each,
+  # every match on PATH, so a failing shim does not hide a working interpreter of the same name
+  # further down. python3 last: it may be older than 3.10 while a python3.1x beside it is fine.
   local name path
-  for name in python3.11 python3.12 python3.10 python3; do
+  for name in python3.11 python3.12 python3.13 python3.10 python3; do
     while IFS= read -r path; do
       if usable_python "$path"; then echo "$path"; return 0; fi
     done < <(type -ap "$name")
   done
-  log "no usable Python found: tried python3.11 python3.12 python3.10 python3 (each must run and be >= 3.10"
+  log "no usable Python found: tried python3.11 python3.12 python3.13 python3.10 python3 (each must run and be >= 3.10"
   log "with the venv module and ensurepip; on Debian/Ubuntu: apt-get install python3-venv)."
   log "Point OMERO_PROFILES_PYTHON at an interpreter to use it, e.g. OMERO_PROFILES_PYTHON=\$(pyenv which python3.11)"
   return 1
@@ -91,7 +93,7 @@ if ! "$vpy" -c "import Ice" >/dev/null 2>&1; then
       # --no-build-isolation builds with the venv's own setuptools and wheel: make sure they are
       # there even if an earlier run was stopped right after creating the venv.
       "$vpy" -m pip install --quiet --upgrade setuptools wheel
-      log "building zeroc-ice 3.6.5 from source, patched for Python >= 3.11 (once; ~3 min on 2 idle cores)"
+      log "building zeroc-ice 3.6.5 from source for Python $("$vpy" -c 'import sys; print("%d.%d" % sys.version_info[:2])'), patched (once per Python version; ~3 min on 2 idle cores)"
       start=$SECONDS
       # 9>&-: the compilers must not inherit the lock and hold it after this script is killed.
       "$vpy" "$repo/scripts/build_zeroc_ice.py" "$cache" >/dev/null 9>&-

@@ -61,20 +61,20 @@ def test_command_json_and_bare_password(write_user, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("body", "fragment"),
-    [
-        ("import sys; sys.exit(3)", "failed with exit status 3"),
-        ("print('{not json')", "not valid JSON"),
-        ("print('')", "printed nothing"),
-        ("import json; print(json.dumps({'username': 'u'}))", "incomplete credentials"),
-        ("import time; time.sleep(5)", "did not finish within 0.5 s"),
+    ("body", "timeout", "fragment"),
+    [  # a command that ends gets all the time a busy machine needs to start Python; one that hangs, 0.5 s
+        ("import sys; sys.exit(3)", 60, "failed with exit status 3"),
+        ("print('{not json')", 60, "not valid JSON"),
+        ("print('')", 60, "printed nothing"),
+        ("import json; print(json.dumps({'username': 'u'}))", 60, "incomplete credentials"),
+        ("import time; time.sleep(120)", 0.5, "did not finish within 0.5 s"),
     ],
 )
-def test_command_failures(write_user, tmp_path, body, fragment):
+def test_command_failures(write_user, tmp_path, body, timeout, fragment):
     script = tmp_path / "c.py"
     script.write_text(body + "\n")
     profile = _profile(write_user, f'{{ source = "command", command = ["{sys.executable}", "{script}"], '
-                                   'username = "u", timeout = 0.5 }')
+                                   f'username = "u", timeout = {timeout} }}')
     with pytest.raises(CredentialError, match=fragment):
         fetch_credentials(profile)
 

@@ -13,13 +13,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from omero_standin import SessionLeakCheck
 from omero_standin.certs import write_certificate
+from timing_helpers import Pace
 
 from omeroprofiles import load_profile
 from omeroprofiles.doctor import DoctorFailed, run_doctor
 
 PASSWORD = "doctor-pw-5b1e"
 TIMEOUT = 2.0
-BOUND = TIMEOUT + 2.0
+IDLE_SLACK = 2.0
+"""On an idle machine a doctor run may take the timeout plus this; a busy one stretches it (``Pace``)."""
 """What one step may take when the server does not answer: the profile timeout plus two seconds."""
 NETWORK_STEPS = ["dns", "tcp", "tls", "router", "version", "credentials", "login", "group", "su", "timeouts", "stored"]
 
@@ -167,13 +169,19 @@ host = "tcp://127.0.0.1:{silent_port}"
 
 [profiles.hung-router]
 host = "tcp://127.0.0.1:{hung_router_port}"
+
+[profiles.refused]
+host = "127.0.0.1"
+port = 1
 """)
+    pace = Pace()
+    pace.measure(lambda: _doctor(run, "refused"))  # the same work around the wait, with no wait: the baseline
     for name, step in (("silent-ssl", "tls"), ("silent-tcp", "router"), ("hung-router", "router")):
         started = time.monotonic()
         code, data, result = _doctor(run, name)
         elapsed = time.monotonic() - started
         assert (code, data["steps"][-1]["step"]) == (5, step), result.stderr
-        assert elapsed < BOUND, (name, elapsed)
+        pace.check(elapsed, limit=TIMEOUT, idle_slack=IDLE_SLACK, what=f"doctor {name}")
         assert f"{TIMEOUT:g} s" in data["steps"][-1]["detail"]
 
 
@@ -200,9 +208,9 @@ share_session = true
 credentials = {{ source = "plain", username = "boss", password = "boss-pw" }}
 {'su = "ann"' if step == "su" else ""}
 """ for step, proxy in proxies.items()))  # an su profile's group is checked in the su step: su only for that one
-    for step in FROZEN_STEPS:  # a stored shared session for the last step to check
-        with connect(step):
-            pass
+    pace = Pace()
+    for step in FROZEN_STEPS:  # a stored shared session for the last step to check; each connect a baseline
+        pace.measure(lambda step=step: connect(step).__enter__().close())
     order = ["profile", *NETWORK_STEPS]
 
     def attempt(target: str) -> tuple[int, str, float, list[str]]:
@@ -228,7 +236,7 @@ credentials = {{ source = "plain", username = "boss", password = "boss-pw" }}
         assert steps == order[:order.index(target) + 1]
         assert proxies[target].tripped.is_set()
         # the steps before ran on a healthy server; the frozen one waits at most the timeout (+ closing)
-        assert seconds < BOUND + 2, (target, seconds)
+        pace.check(seconds, limit=TIMEOUT, idle_slack=IDLE_SLACK + 2, what=f"doctor frozen at {target}")
 
 
 def _in_threads(fn, items: list, *, workers: int) -> dict:
@@ -246,7 +254,7 @@ def _in_threads(fn, items: list, *, workers: int) -> dict:
     threads = [threading.Thread(target=run, args=(item,), daemon=True) for item in items]
     for thread in threads:
         thread.start()
-    limit = time.monotonic() + BOUND * 12 * (len(items) / workers + 1)
+    limit = time.monotonic() + 600  # a hang guard, not a speed claim
     for thread in threads:
         thread.join(max(0.0, limit - time.monotonic()))
     assert all(item in results for item in items), [item for item in items if item not in results]

