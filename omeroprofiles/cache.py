@@ -1,33 +1,9 @@
 """Keep the validated index between runs, so `list`, `show` and `validate` skip pydantic and the plugins.
 
 Validating 1,000 profiles costs several times the interpreter start; reading back what it found
-costs a few milliseconds. The index (``index``) is stored in the user cache dir, one file per
-pair of profiles files, mode 0600, written atomically (temp file + rename), and used only if its
-key still matches. The key is everything the index depends on:
-
-- each profiles file's identity: (device, inode, size, mtime_ns, ctime_ns), or "missing". The
-  content is never hashed: a digest of a file that holds a password is a way to test guesses;
-- whether the user file was given with --config (a missing one is then an error);
-- the plugins: ``$OMERO_PROFILES_PLUGINS`` and the (device, inode, mtime_ns) of every ``sys.path``
-  directory, which changes when a distribution is installed, upgraded or removed there;
-- omero-profiles itself (size and mtime of each of its modules) and the Python version.
-
-What a (device, inode, size, mtime_ns) key alone misses, and how this covers it:
-
-- a rewrite in place, same size, within one timestamp tick (a few ms on Linux, 2 s on FAT): an
-  index is stored only if every input file last changed more than ``SETTLE_NS`` earlier, so any
-  later change falls in a later tick and moves the ctime;
-- a change with mtime put back (``touch -d``, ``cp -p``, ``rsync -t``, tar): ctime is in the key, and
-  no program can set ctime;
-- a file replaced by another (rename over it, delete and re-create): the inode or ctime differs.
-
-Not covered, by design: a plugin's code edited in place without reinstalling it (an editable
-install), since nothing is installed: set ``OMERO_PROFILES_NO_CACHE=1`` while developing one.
-POSIX timestamps are assumed (every write moves mtime and ctime, from a clock close to ours): a
-filesystem that keeps neither, or a network server whose clock lags ours by more than
-``SETTLE_NS``, could let a same-size rewrite made just after a run go unseen.
-Plugins registered in-process by code (tests, notebooks) bypass the cache. A damaged,
-unreadable, foreign or odd cache file is ignored and replaced; the cache never causes an error.
+costs a few milliseconds. The index is stored in the user cache dir, one file per pair of profiles
+files, and used only while its key (``cache_key``) still matches. What the key holds, what it
+misses and why it never hashes a file's content: docs/design.md, "The index cache".
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 omero-py needs zeroc-ice>=3.6.5,<3.7. PyPI has 3.6.5 only as a source archive whose C code
 predates Python 3.11 and 3.13 (and whose Python code predates 3.12). We apply the small fixes
-described in the README's set-up section, build a wheel once, and keep it in the user's cache
+described in docs/setup.md, build a wheel once, and keep it in the user's cache
 so that every later set-up installs it in seconds. Each fix uses only calls that every Python
 from 3.10 on has, so one patched source builds for all of them; the cache holds one wheel per
 Python version (its name carries the version's tag, cp310 ... cp313), and pip picks the one

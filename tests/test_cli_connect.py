@@ -36,7 +36,7 @@ SLOW_FETCH_S = 3.0
 
 
 def test_test_reports_the_credential_fetch_apart_from_the_connect(omero_server, no_leaked_sessions, write_user, run):
-    """README: the connect's clock starts after the credentials (a person typing, a slow Vault); ``test``
+    """docs/design.md: the connect's clock starts after the credentials (a person typing, a slow Vault); ``test``
     shows both. The source below takes SLOW_FETCH_S to answer: that is credentials time, not connect time."""
     from omeroprofiles import hookimpl
     from omeroprofiles.credentials import Credentials, CredentialSource, SourceConfig

@@ -1,4 +1,5 @@
-"""Keep the docs honest: every CLI command, hook, profile key and builtin source is documented."""
+"""Keep the docs honest: every CLI command, hook, profile key and builtin source is documented, the
+README stays a short page that links to the rest, and every link in the docs leads somewhere."""
 
 from __future__ import annotations
 
@@ -12,11 +13,22 @@ from omeroprofiles.plugins import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-PLUGIN_GUIDE = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+DOCS = ROOT / "docs"
+PLUGIN_GUIDE = (DOCS / "plugins.md").read_text(encoding="utf-8")
+CLI_GUIDE = (DOCS / "cli.md").read_text(encoding="utf-8")
+PROFILES_GUIDE = (DOCS / "profiles.md").read_text(encoding="utf-8")
+API_GUIDE = (DOCS / "python-api.md").read_text(encoding="utf-8")
 
 
-def test_every_cli_command_is_in_the_readme_reference():
-    reference = README.split("## CLI reference", 1)[1].split("\n## ", 1)[0]
+def _section(text: str, heading: str) -> str:
+    """The text under ``heading`` (a whole heading line, e.g. ``## Commands``) up to the next heading
+    of the same level."""
+    level = heading.split(" ", 1)[0]
+    return text.split(f"\n{heading}\n", 1)[1].split(f"\n{level} ", 1)[0]
+
+
+def test_every_cli_command_is_in_the_cli_reference():
+    reference = _section(CLI_GUIDE, "## Commands")
     documented = set(re.findall(r"^\| `([a-z-]+)", reference, flags=re.M))
     assert set(cli.commands) <= documented, set(cli.commands) - documented
 
@@ -44,19 +56,121 @@ def test_the_plugin_guide_covers_every_builtin_source_and_contract_check():
 
 
 def test_every_profile_key_and_builtin_source_is_documented():
-    keys_table = README.split("### Keys of a profile", 1)[1].split("\n### ", 1)[0]
+    keys_table = _section(PROFILES_GUIDE, "## Keys of a profile")
     for key in PROFILE_KEYS:
         assert f"| `{key}` |" in keys_table, key
-    sources_table = README.split("### Credential sources", 1)[1].split("\n### ", 1)[0]
+    sources_table = _section(PROFILES_GUIDE, "## Credential sources")
     for name in Registry(load_entry_points=False).sources:
         assert f"| `{name}` |" in sources_table, name
 
 
-def test_readme_commands_exist():
-    root = Path(__file__).resolve().parents[1]
-    for script in re.findall(r"^(scripts/[a-z_]+\.sh)", README, flags=re.M):
-        assert (root / script).exists(), script
-    assert "scripts/test.sh" in (root / ".ci" / "run").read_text()
+def test_every_error_is_documented_with_its_exit_code():
+    from omeroprofiles import errors
+
+    table = _section(API_GUIDE, "## Errors")
+    kinds = [errors.ConfigError, errors.ProfileNotFound, errors.CredentialError, errors.ServerUnreachable,
+             errors.AuthenticationFailed, errors.AccessDenied]
+    for kind in kinds:
+        assert f"| `{kind.__name__}` | {kind.exit_code} |" in table, kind
+        assert f"| `{kind.__name__}` | {kind.exit_code} |" in README, kind
+        assert f"| {kind.exit_code} | " in _section(CLI_GUIDE, "## Exit codes"), kind
+    others = {c.__name__ for c in vars(errors).values()
+              if isinstance(c, type) and issubclass(c, errors.ProfileError) and c not in kinds}
+    for name in others - {"ProfileError"}:
+        assert f"`{name}`" in table, name
+
+
+def test_readme_is_a_short_page_with_the_two_commands_near_the_top():
+    lines = README.splitlines()
+    assert len(lines) <= 200, len(lines)
+    top = "\n".join(lines[:30])
+    assert "bash scripts/setup.sh" in top and "bash scripts/test.sh" in top
+    scripts = set(re.findall(r"\b(scripts/[a-z_]+\.sh)\b", README))
+    assert {"scripts/setup.sh", "scripts/test.sh"} <= scripts
+    for script in scripts:
+        assert (ROOT / script).exists(), script
+    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def _toml_blocks(text: str) -> list[str]:
+    return re.findall(r"^```toml\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def test_the_profiles_files_in_the_readme_and_the_profiles_guide_are_valid(tmp_path, monkeypatch):
+    """A newcomer copies these first: each must pass ``omero-profile validate`` as written."""
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMERO_PROFILES_SYSTEM_FILE", str(tmp_path / "no-site.toml"))
+    blocks = [block for text in (README, PROFILES_GUIDE) for block in _toml_blocks(text)]
+    assert len(blocks) >= 2
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"example{number}.toml"
+        path.write_text(block, encoding="utf-8")
+        path.chmod(0o600)
+        result = CliRunner().invoke(cli, ["--config", str(path), "validate"])
+        assert result.exit_code == 0, (block, result.output)
+
+
+def test_the_python_examples_in_the_readme_and_the_api_guide_compile():
+    import ast
+
+    blocks = [block for text in (README, API_GUIDE) for block in
+              re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)]
+    assert len(blocks) >= 2
+    for block in blocks:
+        ast.parse(block)
+
+
+# -- links -----------------------------------------------------------------------------------------
+
+MARKDOWN = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), ROOT / "standin" / "README.md",
+            ROOT / "benchmarks" / "README.md", *sorted(ROOT.glob("plugins/*/README.md"))]
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks and inline code, where brackets are not links."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def _anchors(text: str) -> set[str]:
+    """The fragments a page answers to: explicit ``<a id>``s and GitHub's heading slugs."""
+    found = set(re.findall(r'<a id="([^"]+)"', text))
+    seen: dict[str, int] = {}
+    for heading in re.findall(r"^#{1,6} (.+)$", re.sub(r"^```.*?^```", "", text, flags=re.M | re.S), flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def test_every_relative_link_in_the_docs_leads_to_a_file_and_heading_that_exist():
+    assert len(MARKDOWN) >= 8
+    checked, broken = 0, []
+    for page in MARKDOWN:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", _prose(text)):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            checked += 1
+            path, _, fragment = target.partition("#")
+            where = (page.parent / path).resolve() if path else page
+            if not where.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif fragment and where.suffix == ".md" and fragment not in _anchors(where.read_text(encoding="utf-8")):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert checked >= 30, checked
+    assert not broken, "\n".join(broken)
+
+
+def test_the_readme_links_every_docs_page():
+    for page in sorted(DOCS.glob("*.md")):
+        assert f"(docs/{page.name})" in README, page.name
 
 
 def _public_members(cls: type) -> set[str]:
