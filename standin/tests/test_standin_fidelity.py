@@ -134,8 +134,13 @@ def test_group_owner_sudo_is_limited_to_the_groups_they_own(srv, clients):
 class RemoteOnly(omero.callbacks.CmdCallbackI):
     """A command callback that never polls: only the server's ``finished`` call can end its wait."""
 
-    def initialPoll(self, foreground_poll: bool = False) -> None:  # noqa: N802 - omero-py's name
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Before the base class registers the callback: the server may call ``finished`` at once.
         self.remote = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def initialPoll(self, foreground_poll: bool = False) -> None:  # noqa: N802 - omero-py's name
+        """Never poll."""
 
     def finished(self, rsp: Any, status: Any, current: Any = None) -> None:
         if current is not None:
