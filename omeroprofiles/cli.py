@@ -21,9 +21,8 @@ from typing import Any
 
 import click
 
+from .constants import PROG
 from .errors import ConfigError, ProfileError
-
-PROG = "omero-profile"
 
 
 # -- shared state and error handling ------------------------------------------------------------
