@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .active import select
 from .errors import ConfigError
 from .model import DEFAULTS_KEYS, Profile
 from .resolve import Config
@@ -28,9 +27,7 @@ def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def load_profile(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> Profile:
     """The resolved, validated profile (``name``, else the active one). No network, no secrets fetched."""
-    config = Config.load(config_file)
-    selection = select(config, name)
-    return config.resolve(selection.name, check_overrides(overrides))
+    return Config.load(config_file).resolve_selected(name, check_overrides(overrides))
 
 
 def get_conn(name: str | None = None, *, config_file: str | None = None, reconnect: bool = False,
