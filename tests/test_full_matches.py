@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from omeroprofiles.model import ProfileTable, parse_host
 from omeroprofiles.names import name_problem
 from omeroprofiles.plugins import LOOKS_SECRET
-from omeroprofiles.sessions import parse_duration
+from omeroprofiles.durations import parse_duration
 
 
 @pytest.mark.parametrize("name", ["prod\n", "p\n", "defaults\n", "a" * 64 + "\n"])
