@@ -116,7 +116,7 @@ def show(state: State, name: str | None, as_json: bool) -> None:
         return
     data = index.resolved(selection.name)["data"]
     echo_lines(show_lines(data, {k: str(v) for k, v in index.origin(selection.name).items()},
-                           f"profile '{data['name']}' ({selection.detail})"))
+                          f"profile '{data['name']}' ({selection.detail})"))
 
 
 @cli.command()
@@ -209,7 +209,7 @@ def path(state: State, as_json: bool) -> None:
     entries = [(key, p, why, presence(p)) for key, p, why in state.locations.listed()]
     if as_json:
         echo_json({key.replace(" ", "_"): {"path": str(p), "exists": status == "exists", "status": status,
-                                             "from": why} for key, p, why, status in entries})
+                                            "from": why} for key, p, why, status in entries})
         return
     for key, p, why, status in entries:
         click.echo(f"{key + ':':12} {printable(p)}  ({status}; {why})")
@@ -286,7 +286,7 @@ def password_check(state: State, name: str | None, as_json: bool) -> None:
     service, user, stored, backend = has_password(profile)
     if as_json:
         echo_json({"profile": profile.name, "service": service, "username": user, "stored": stored,
-                    "backend": backend})
+                   "backend": backend})
     else:
         click.echo(f"{'stored' if stored else 'not stored'}: password of '{user}' for service '{service}' "
                    f"({backend})")
