@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .durations import limits
 from .text import printable
 
 
@@ -112,6 +111,8 @@ def plugin_lines(plugins: Iterable[dict[str, Any]], warnings: Iterable[str]) -> 
 
 def login_lines(data: dict[str, Any]) -> list[str]:
     """``login``: the session (``LoginResult.as_json``), where it is stored, and its key only if asked for."""
+    from .durations import limits  # not on the path of list/show, which import this module
+
     via = f" (su by {data['su_by']})" if data["su_by"] else ""
     lines = [f"Logged in to {data['host']}:{data['port']} as {data['user']}{via}, group {data['group']}; "
              f"{limits(data['time_to_idle_s'], data['time_to_live_s'])}.",
@@ -126,6 +127,8 @@ def login_lines(data: dict[str, Any]) -> list[str]:
 
 def child_line(user: str, group: str, time_to_idle_s: float, time_to_live_s: float) -> str:
     """``env --session``, on stderr: whose child session it is and its limits (never its key)."""
+    from .durations import limits
+
     return printable(f"child session of {user} in group {group}: {limits(time_to_idle_s, time_to_live_s)}")
 
 
