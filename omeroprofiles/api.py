@@ -6,19 +6,19 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .active import select
 from .errors import ConfigError
 from .model import DEFAULTS_KEYS, Profile
 from .resolve import Config
 
 if TYPE_CHECKING:
-    from omero.gateway import BlitzGateway
+    from .gateway import ProfileGateway
 
 OVERRIDABLE = DEFAULTS_KEYS
 """Keyword overrides ``get_conn`` takes: every profile key a [defaults] table may set."""
 
 
-def _check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+def check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the ``None`` values; ConfigError naming any key a profile cannot override."""
     unknown = sorted(set(overrides) - set(OVERRIDABLE))
     if unknown:
         raise ConfigError(f"unknown override(s): {', '.join(unknown)}; allowed: {', '.join(OVERRIDABLE)}")
@@ -27,14 +27,13 @@ def _check_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def load_profile(name: str | None = None, *, config_file: str | None = None, **overrides: Any) -> Profile:
     """The resolved, validated profile (``name``, else the active one). No network, no secrets fetched."""
-    config = Config.load(config_file)
-    selection = select(config, name)
-    return config.resolve(selection.name, _check_overrides(overrides))
+    return Config.load(config_file).resolve_selected(name, check_overrides(overrides))
 
 
 def get_conn(name: str | None = None, *, config_file: str | None = None, reconnect: bool = False,
-             **overrides: Any) -> BlitzGateway:
-    """A connected BlitzGateway for the profile, group and su applied. Raises a ProfileError subclass.
+             **overrides: Any) -> ProfileGateway:
+    """A connected BlitzGateway (a ``ProfileGateway``: ``ensure_alive``, ``reconnect``) for the profile, group and
+    su applied. Raises a ProfileError subclass.
 
     ``reconnect=True``: if the session expires (idle timeout, server restart), the next call
     opens a new session from the profile (credentials fetched again) and carries on.
@@ -47,7 +46,7 @@ def get_conn(name: str | None = None, *, config_file: str | None = None, reconne
 
 @contextlib.contextmanager
 def connect(name: str | None = None, *, config_file: str | None = None, reconnect: bool = False,
-            **overrides: Any) -> Iterator[BlitzGateway]:
+            **overrides: Any) -> Iterator[ProfileGateway]:
     """``with connect("prod") as conn:`` — closed on exit, also when the block raises."""
     conn = get_conn(name, config_file=config_file, reconnect=reconnect, **overrides)
     try:

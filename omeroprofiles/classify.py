@@ -10,13 +10,9 @@ Ice exception's text can hold a session key (the identity of the session's Servi
 
 from __future__ import annotations
 
-import re
-
 from .errors import AccessDenied, AuthenticationFailed, ProfileError, ServerUnreachable
 from .model import Profile
-from .text import printable
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+from .text import mask_uuids, printable
 
 
 def where(profile: Profile, user: str | None = None) -> str:
@@ -27,7 +23,7 @@ def where(profile: Profile, user: str | None = None) -> str:
 def server_reason(exc: BaseException) -> str:
     """The server's own words for a refusal, safe to show: its first line, session keys (any UUID) masked."""
     message = str(getattr(exc, "message", "") or "").strip().splitlines()
-    reason = _UUID.sub("<uuid>", message[0] if message else "")
+    reason = mask_uuids(message[0] if message else "")
     return printable(reason[:300])
 
 

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .classify import classify_call, no_answer
 from .credentials.base import Credentials
-from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
 from .errors import SessionOfAnotherUser
 from .fetch import credential_seconds, fetch_credentials, with_credentials
 from .gateway import ProfileGateway
 from .login import Session, dispose, session_for
 from .model import Profile
-from .sessionstore import SessionStore
+from .sessionstore import SessionStore, store_host
 from .shared import establish_shared
 from .su import become
 
@@ -28,8 +27,8 @@ __all__ = ["answer", "ask", "establish", "establish_new", "establish_with", "fet
 A = TypeVar("A")
 
 
-def open_connection(profile: Profile, *, reconnect: bool = False) -> Any:
-    """Connect as the profile says; returns a ``ProfileGateway``. Raises a ProfileError subclass.
+def open_connection(profile: Profile, *, reconnect: bool = False) -> ProfileGateway:
+    """Connect as the profile says. Raises a ProfileError subclass.
 
     Times the connect without the credential fetch (``connect_elapsed_ms``) and the fetch apart
     (``credentials_elapsed_ms``): a password typed at a prompt is not the server's time."""
@@ -92,7 +91,7 @@ def establish_with(profile: Profile, open_session: Callable[[Credentials], Sessi
     return with_credentials(profile, attempt)
 
 
-def answer(profile: Profile, question: Callable[[Any], A]) -> A:
+def answer(profile: Profile, question: Callable[[ProfileGateway], A]) -> A:
     """Connect, ``ask``, close: what a command does. Its questions are short, so every call is
     bounded by the connect ``timeout`` rather than the (longer) ``call_timeout`` scripts get."""
     conn = open_connection(profile.model_copy(update={"call_timeout": profile.timeout}))
@@ -102,7 +101,7 @@ def answer(profile: Profile, question: Callable[[Any], A]) -> A:
         conn.close()
 
 
-def ask(conn: Any, question: Callable[[Any], A]) -> A:
+def ask(conn: ProfileGateway, question: Callable[[ProfileGateway], A]) -> A:
     """``question(conn)``; a server that stops answering or dies meanwhile is a ProfileError.
 
     Each call is bounded by the profile's ``call_timeout`` (the client's invocation timeout); what it

@@ -26,9 +26,12 @@ Needs the optional extra: ``pip install omero-profiles[dask]``.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed import WorkerPlugin, get_worker
+
+if TYPE_CHECKING:
+    from .gateway import ProfileGateway
 
 PLUGIN_NAME = "omero-profiles"
 
@@ -39,14 +42,14 @@ class OmeroPlugin(WorkerPlugin):
     name = PLUGIN_NAME
 
     def __init__(self, profile: str | None = None, *, config_file: str | None = None, **overrides: Any) -> None:
-        from .api import _check_overrides
+        from .api import check_overrides
 
         if "credentials" in overrides:
             raise ValueError("OmeroPlugin takes no credentials (they would travel through the task graph); "
                              "put them in the profile")
         self.profile = profile
         self.config_file = config_file
-        self.overrides = _check_overrides(overrides)
+        self.overrides = check_overrides(overrides)
 
     def __repr__(self) -> str:
         return f"<OmeroPlugin profile={self.profile!r}>"
@@ -54,7 +57,7 @@ class OmeroPlugin(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._open: list[Any] = []
+        self._open: list[ProfileGateway] = []
 
     def teardown(self, worker: Any) -> None:
         with self._lock:
@@ -65,7 +68,7 @@ class OmeroPlugin(WorkerPlugin):
             except Exception:  # noqa: BLE001 - a worker closing must not fail on a dead connection
                 pass
 
-    def connection(self) -> Any:
+    def connection(self) -> ProfileGateway:
         """This worker thread's connection, opened on first use."""
         gateway = getattr(self._local, "gateway", None)
         if gateway is None:
@@ -79,7 +82,7 @@ class OmeroPlugin(WorkerPlugin):
         return gateway
 
 
-def conn() -> Any:
+def conn() -> ProfileGateway:
     """Inside a task: the worker's connection (a ProfileGateway, i.e. a BlitzGateway)."""
     worker = get_worker()
     plugin = worker.plugins.get(PLUGIN_NAME)

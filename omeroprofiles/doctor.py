@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .constants import PROG
 from .errors import AccessDenied, AuthenticationFailed, CredentialError, ProfileError, ServerUnreachable
 from .model import Profile
 
-PROG = "omero-profile"
 EXPIRY_WARNING_DAYS = 14
 """A certificate that ends sooner than this is a warning."""
 

@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tomlkit
@@ -32,12 +33,14 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import InlineTable, Table
 
 from . import files as files_mod
+from .constants import PROG
 from .errors import ConfigError, ProfileNotFound
+from .filesystem import Unusable, mode_of, read_regular
 from .locations import Locations
 from .names import name_problem
 from .plugins import Registry
 from .resolve import Config
-from .text import printable
+from .text import has_control, printable
 from .writing import atomic_write, locked, writable_target
 
 STRING_KEYS = {"host", "su", "description", "extends"}
@@ -92,6 +95,51 @@ def edit_user_file(locations: Locations, change: Change, *,
             raise ConfigError(new_problems, hint=f"nothing was written to {path}")
         atomic_write(path, new_text, private=private)
         return new_text
+
+
+def edit_with_notice(locations: Locations, change: Change, *, private: bool = False) -> str | None:
+    """``edit_user_file``; with ``private``, the note to print when the file was readable by others until now."""
+    before = mode_of(locations.user_file)
+    edit_user_file(locations, change, private=private)
+    if not private or before is None or not before & 0o077:
+        return None
+    return (f"note: {locations.user_file} was readable by other users (mode {before:04o}); it now has mode "
+            f"{before & 0o700:04o} because it holds a secret")
+
+
+def check_editable(config: Config, name: str, *, defaults: bool = False) -> None:
+    """Refuse to edit profile ``name`` unless the user's file defines it (``defaults``: or it is [defaults]).
+
+    A name holding a control character is never a profile's: not found, and never echoed raw."""
+    if has_control(name):
+        raise config.not_found(printable(name))
+    if defaults and name == "defaults":
+        return
+    where = config.file_of(name)
+    if where is None:
+        raise config.not_found(name)
+    if where.kind == "site":
+        raise ConfigError(f"profile '{name}' is defined in the site-wide file {where.path}, not in your "
+                          f"file {config.locations.user_file}",
+                          hint=f"to change it for yourself, add your own '{name}' profile to your file")
+
+
+def write_starter(locations: Locations) -> Path:
+    """``init``: the user's file from profiles.example.toml; ConfigError, nothing written, if one exists."""
+    from importlib import resources  # only `init` needs it
+
+    target = locations.user_file
+    with locked(target):
+        try:
+            existing = read_regular(target)
+        except Unusable as exc:
+            raise ConfigError(f"{target}: {exc}; nothing was written") from None
+        if existing is not None:
+            raise ConfigError(f"{target} already exists; nothing was written",
+                              hint=f"edit it, or use '{PROG} add' / '{PROG} set'")
+        example = resources.files("omeroprofiles").joinpath("profiles.example.toml").read_text(encoding="utf-8")
+        atomic_write(target, example)
+    return target
 
 
 # -- the text a person would write ------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretBytes, SecretStr
 
+from .constants import PROG
 from .credentials.base import Credentials
 from .errors import AuthenticationFailed, CredentialError, ProfileError, SessionOfAnotherUser
 from .model import Profile
@@ -24,7 +25,6 @@ from .plugins import get_registry
 from .resolve import UnavailableSource
 
 T = TypeVar("T")
-PROG = "omero-profile"
 EXPIRY_MARGIN = 30.0
 """Seconds before ``expires_at`` at which a remembered secret counts as expired."""
 

@@ -41,6 +41,22 @@ def reason(exc: OSError) -> str:
     return _REASONS.get(exc.errno or 0) or (exc.strerror or type(exc).__name__).lower()
 
 
+def presence(path: Path) -> str:
+    """``exists``, ``missing``, or ``unusable: WHY`` (e.g. a name too long for the filesystem)."""
+    try:
+        return "exists" if path.exists() else "missing"
+    except OSError as exc:
+        return f"unusable: {reason(exc)}"
+
+
+def mode_of(path: Path) -> int | None:
+    """``path``'s permission bits; None if it cannot be stat'ed (missing, unreadable directory...)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
 def kind(mode: int) -> str | None:
     """None for a regular file; otherwise what the path is, for a message ('a FIFO (named pipe)', ...)."""
     if stat.S_ISREG(mode):

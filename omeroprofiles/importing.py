@@ -23,6 +23,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ from urllib.parse import unquote
 
 from pydantic import SecretStr
 
+from .constants import PROG
 from .errors import ConfigError
 from .names import name_problem
+from .text import printable
 
 SOURCES = ("omero-sessions", "ezomero", "env")
 EZOMERO_FILE = ".ezomero"
@@ -55,6 +58,15 @@ class Candidate:
     """A password to put in the keyring (``password_to_keyring``); never written to the file."""
     password_from: str | None = None
     name: str = ""
+
+
+def gather(source: str, *, path: str | None, environ: dict[str, str], to_keyring: bool) -> list[Candidate]:
+    """The profiles ``import --from source`` finds (``path``: where .ezomero is, for ``ezomero``)."""
+    if source == "omero-sessions":
+        return from_omero_sessions()
+    if source == "ezomero":
+        return from_ezomero(path, environ, to_keyring=to_keyring)
+    return from_env(environ, to_keyring=to_keyring)
 
 
 # -- the sources ------------------------------------------------------------------------------------
@@ -260,6 +272,14 @@ def assign_names(candidates: list[Candidate], *, prefix: str = "", name: str | N
         seen.add(candidate.name)
 
 
+def refuse_collisions(candidates: list[Candidate], config: Any) -> None:
+    """ConfigError (nothing imported) if an imported name already names a profile."""
+    clashes = collisions(candidates, config)
+    if clashes:
+        raise ConfigError("\n".join(clashes) + "\nnothing was imported (an existing profile is never replaced)",
+                          hint="choose other names with --prefix PREFIX (or --name NAME for one profile)")
+
+
 def collisions(candidates: list[Candidate], config: Any) -> list[str]:
     """Where an imported name already names a profile (user or site file): never overwritten."""
     found = []
@@ -290,3 +310,48 @@ def preview(candidates: list[Candidate]) -> str:
     import tomlkit
 
     return change_for(candidates)(tomlkit.document())
+
+
+# -- what import says ---------------------------------------------------------------------------------
+def dry_run_notes(candidates: list[Candidate]) -> list[str]:
+    """``--dry-run``, on stderr: each profile's notes, and the passwords that would go to the keyring."""
+    lines = []
+    for candidate in candidates:
+        lines += [f"note: {candidate.name}: {note}" for note in candidate.notes]
+        if candidate.password is not None:
+            lines.append(f"note: {candidate.name}: would store the password from ${candidate.password_from}"
+                         " in the keyring (not done: --dry-run)")
+    return [printable(line) for line in lines]
+
+
+def added_lines(candidates: list[Candidate], user_file: Path) -> list[str]:
+    """After the edit, on stderr: each profile added, where from, and its notes."""
+    lines = []
+    for candidate in candidates:
+        lines.append(f"Added profile '{candidate.name}' (from {candidate.origin}) to {user_file}")
+        lines += [f"  note: {note}" for note in candidate.notes]
+    return [printable(line) for line in lines]
+
+
+def store_passwords(candidates: list[Candidate], config_path: str | None) -> Iterator[str]:
+    """``--password-to-keyring``, after the profiles exist: each password into the keyring, a line said for each.
+
+    A failure names the profile that was added without its password, and how to store it."""
+    from .credentials.keyring import store_password
+    from .errors import CredentialError
+    from .resolve import Config
+
+    candidates = [c for c in candidates if c.password is not None]
+    if not candidates:
+        return
+    config = Config.load(config_path)
+    for candidate in candidates:
+        profile = config.resolve(candidate.name)
+        try:
+            service, user = store_password(profile, candidate.password.get_secret_value())  # type: ignore[union-attr]
+        except CredentialError as exc:
+            raise CredentialError(f"profile '{candidate.name}' was added, but the password from "
+                                  f"${candidate.password_from} was NOT stored in the keyring: {exc}",
+                                  hint=f"{PROG} password set {candidate.name}") from None
+        yield printable(f"  Stored the password from ${candidate.password_from} in the keyring (service "
+                        f"'{service}', user '{user}'); the file holds no password.")

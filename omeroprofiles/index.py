@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import files as files_mod
+from .active import select
 from .catalog import Catalog, Entry, FileRef, unique
-from .errors import ConfigError, Problem
+from .constants import PROG
+from .errors import ConfigError, Problem, ProfileError
 from .locations import Locations
 from .origin import Origin
 
@@ -132,3 +134,70 @@ class Index(Catalog):
     def unavailable(self) -> dict[str, str]:
         """Profiles whose credential source's plugin is not loaded: name -> why."""
         return dict(self._unavailable)
+
+    # -- what the read-only commands print ------------------------------------------------------
+    def rows(self) -> list[Data]:
+        """``list``: one row per profile, the active one marked; an invalid one with ``valid`` false and its
+        error. ConfigError if a file cannot be read as profiles at all."""
+        if self.file_problems:
+            raise ConfigError(self.file_problems)
+        try:
+            active: str | None = select(self).name
+        except ProfileError:
+            active = None
+        rows = []
+        for name in self.names():
+            file = self.file_of(name)
+            row: Data = {"name": name, "active": name == active, "valid": True, "error": None, "address": None,
+                         "host": None, "port": None, "secure": None, "group": None, "su": None, "user": None,
+                         "source": None, "description": None, "file": str(file.path) if file else None}
+            try:
+                entry = self.resolved(name)
+            except ConfigError as exc:
+                row.update(valid=False, error=str(exc), host=self.invalid_host(name))
+            else:
+                data = entry["data"]
+                row.update(address=entry["address"], host=data["host"], port=data["port"], secure=data["secure"],
+                           group=data["group"], su=data["su"], user=entry["user"],
+                           source=data["credentials"]["source"], description=data["description"])
+            rows.append(row)
+        return rows
+
+    def list_problem(self, rows: list[Data]) -> ConfigError | None:
+        """What ``list`` exits 2 with after printing ``rows``: invalid profiles, a default naming none."""
+        broken = [row["name"] for row in rows if not row["valid"]]
+        problems = [f"{len(broken)} profile(s) are invalid: {', '.join(broken)}"] if broken else []
+        default = self.default_problem()
+        if default is not None:
+            problems.append(str(default))
+        if not problems:
+            return None
+        return ConfigError("\n".join(problems), hint=f"run '{PROG} validate' to see every problem")
+
+    def shown(self, name: str) -> Data:
+        """``show --json``: ``name``'s values, then where each came from and the file that defines it."""
+        data = self.resolved(name)["data"]
+        origin = self.origin(name)
+        file = self.file_of(name)
+        return {**data, "origin": {k: origin[k].as_json() for k in data if k in origin},
+                "file": file.label if file else None}
+
+    def validation(self) -> Data:
+        """``validate --json``: the files read, how many profiles, every warning and every problem."""
+        problems = self.problems()
+        return {
+            "valid": not problems,
+            "files": [str(f.path) for f in self.files if f.exists],
+            "profiles": len(self.names()),
+            "warnings": self.validation_warnings(),
+            "problems": [{"file": p.file, "line": p.line, "column": p.column, "profile": p.profile,
+                          "key": p.key, "message": p.message} for p in problems],
+        }
+
+    def validation_warnings(self) -> list[str]:
+        """Files others may read that hold a secret, profiles whose source's plugin is not loaded, plugin warnings."""
+        warnings = [w for w in (files_mod.exposed_warning(f.path, holders)
+                                for f, holders in zip(self.files, self.secret_holders, strict=True) if f.exists) if w]
+        warnings += [f"profile '{name}': credentials source unavailable: {why}"
+                     for name, why in self.unavailable().items()]
+        return warnings + self.warnings

@@ -37,6 +37,12 @@ class Locations(NamedTuple):
     def explicit_user_file(self) -> bool:
         return self.user_file_reason == "--config"
 
+    def listed(self) -> list[tuple[str, Path, str]]:
+        """``path``: each file, what it is, and why it is that one."""
+        return [("user file", self.user_file, self.user_file_reason),
+                ("site file", self.site_file, self.site_file_reason),
+                ("state file", self.state_file, "written by 'use'")]
+
 
 _XDG = {"config": ("XDG_CONFIG_HOME", "~/.config"), "state": ("XDG_STATE_HOME", "~/.local/state"),
         "cache": ("XDG_CACHE_HOME", "~/.cache")}

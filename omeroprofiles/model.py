@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from .constants import DEFAULT_PORT
 from .names import NAME_PATTERN
 from .origin import Origin
 
-DEFAULT_PORT = 4064
-URL_SCHEMES = {"ssl": 4064, "tcp": 4063, "ws": 80, "wss": 443}
+URL_SCHEMES = {"ssl": DEFAULT_PORT, "tcp": 4063, "ws": 80, "wss": 443}
 """Transports an OMERO host URL may name, with the port used when the URL gives none."""
 
 BUILTIN_DEFAULTS: dict[str, Any] = {

@@ -17,9 +17,12 @@ import logging
 import queue
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .api import _check_overrides, load_profile
+from .api import load_profile
+
+if TYPE_CHECKING:
+    from .gateway import ProfileGateway
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,13 @@ class ConnectionPool:
                  config_file: str | None = None, **overrides: Any) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
-        self.profile = load_profile(name, config_file=config_file, **_check_overrides(overrides))
+        self.profile = load_profile(name, config_file=config_file, **overrides)
         self.size = size
         self.borrow_timeout = borrow_timeout
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[ProfileGateway] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._open = 0
-        self._all: set[Any] = set()
+        self._all: set[ProfileGateway] = set()
         self._closed = False
         self._slots = threading.BoundedSemaphore(size)
         self.replaced = 0
@@ -48,7 +51,7 @@ class ConnectionPool:
         return f"<ConnectionPool profile={self.profile.name!r} size={self.size} open={self._open}>"
 
     @contextlib.contextmanager
-    def connection(self) -> Iterator[Any]:
+    def connection(self) -> Iterator[ProfileGateway]:
         """Borrow a connected gateway for the duration of the block."""
         conn = self.acquire()
         try:
@@ -56,7 +59,7 @@ class ConnectionPool:
         finally:
             self.release(conn)
 
-    def acquire(self) -> Any:
+    def acquire(self) -> ProfileGateway:
         if self._closed:
             raise PoolClosed("the connection pool is closed")
         if not self._slots.acquire(timeout=self.borrow_timeout if self.borrow_timeout is not None else -1):
@@ -75,7 +78,7 @@ class ConnectionPool:
             self._slots.release()
             raise
 
-    def release(self, conn: Any) -> None:
+    def release(self, conn: ProfileGateway) -> None:
         """Return a borrowed connection (closed instead if the pool is closed or the conn is dead)."""
         try:
             if self._closed or not conn.isConnected():
@@ -104,7 +107,7 @@ class ConnectionPool:
     def open_connections(self) -> int:
         return self._open
 
-    def _new(self) -> Any:
+    def _new(self) -> ProfileGateway:
         from .connection import open_connection
 
         conn = open_connection(self.profile)
@@ -113,7 +116,7 @@ class ConnectionPool:
             self._all.add(conn)
         return conn
 
-    def _discard(self, conn: Any) -> None:
+    def _discard(self, conn: ProfileGateway) -> None:
         with self._lock:
             if conn in self._all:
                 self._all.discard(conn)
@@ -124,7 +127,7 @@ class ConnectionPool:
             log.debug("closing a pooled connection failed", exc_info=True)
 
     @staticmethod
-    def _alive(conn: Any) -> bool:
+    def _alive(conn: ProfileGateway) -> bool:
         try:
             conn.probe()
             return True

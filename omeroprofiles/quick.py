@@ -18,11 +18,10 @@ from typing import NamedTuple
 
 from . import namecache
 from .active import select
+from .constants import PROG
 from .errors import ProfileError, report_lines
 from .locations import locate
 from .text import printable
-
-PROG = "omero-profile"
 
 COMPLETE_VAR = "_OMERO_PROFILE_COMPLETE"
 """Click's completion instruction variable for the program name 'omero-profile'."""

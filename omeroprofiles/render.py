@@ -1,4 +1,5 @@
-"""Text the CLI prints: tables, TOML-looking values, and the ``list``/``show``/``test``/``plugins`` views.
+"""Text the CLI prints: tables, TOML-looking values, and the views of ``list``, ``show``, ``test``, ``plugins``,
+``login``, ``logout`` and ``env --session``.
 
 Commands build JSON-ready data; this module turns it into lines. Every value from a file or a
 server goes through ``printable``, so a value holding a newline or an escape sequence cannot
@@ -106,3 +107,37 @@ def plugin_lines(plugins: Iterable[dict[str, Any]], warnings: Iterable[str]) -> 
         out += [f"problem: plugin '{printable(p['name'])}': {printable(problem)}" for problem in p["problems"]]
     out += [f"warning: {printable(w)}" for w in warnings]
     return out
+
+
+def login_lines(data: dict[str, Any]) -> list[str]:
+    """``login``: the session (``LoginResult.as_json``), where it is stored, and its key only if asked for."""
+    from .durations import limits  # not on the path of list/show, which import this module
+
+    via = f" (su by {data['su_by']})" if data["su_by"] else ""
+    lines = [f"Logged in to {data['host']}:{data['port']} as {data['user']}{via}, group {data['group']}; "
+             f"{limits(data['time_to_idle_s'], data['time_to_live_s'])}.",
+             f"Stored in {data['store']}: `omero` commands and source = \"omero-login\" profiles use it."]
+    if data["user_token"]:
+        lines.append(f"User token written to {data['user_token']} (omero-user-token's file).")
+    lines = [printable(line) for line in lines]  # never raw control characters
+    if "session_key" in data:
+        lines.append(f"session key: {data['session_key']}")
+    return lines
+
+
+def child_line(user: str, group: str, time_to_idle_s: float, time_to_live_s: float) -> str:
+    """``env --session``, on stderr: whose child session it is and its limits (never its key)."""
+    from .durations import limits
+
+    return printable(f"child session of {user} in group {group}: {limits(time_to_idle_s, time_to_live_s)}")
+
+
+def logout_lines(profile: str, address: str, everything: bool, ended: Iterable[str]) -> list[str]:
+    """``logout``: each session dealt with (``Ended.describe``), or why there was nothing to end."""
+    lines = [printable(line) for line in ended]
+    if lines:
+        return lines
+    said = (f"no stored session of profile '{profile}''s user on {address}" if everything
+            else f"no session of profile '{profile}' is recorded (sessions made by `omero login`: "
+                 f"omero-profile logout {profile} --all)")
+    return [printable(f"Nothing to end: {said}.")]

@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import PrivateAttr, ValidationError
 
 from . import files as files_mod
+from .active import select
 from .catalog import Catalog, Entry, collect, read_files, unique
 from .credentials.base import SourceConfig
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, ProfileError
 from .locations import Locations, locate
 from .model import (
     BUILTIN_DEFAULTS,
@@ -134,6 +135,32 @@ class Config(Catalog):
         if isinstance(result, list):
             raise ConfigError(result)
         return result
+
+    def resolve_selected(self, name: str | None = None, overrides: Mapping[str, Any] | None = None) -> Profile:
+        """The profile ``name`` names, else the active one (``active.select``), resolved with ``overrides``."""
+        return self.resolve(select(self, name).name, overrides)
+
+    def credential_source(self, name: str) -> str | None:
+        """The credential source profile ``name`` uses (``defaults``: the user file's [defaults] table), as far
+        as the files say: the source its own table names, else the resolved profile's; None if neither tells."""
+        table = (self.files[-1].data.get("defaults") if name == "defaults" else self.raw_table(name)) or {}
+        credentials = table.get("credentials") if isinstance(table, dict) else None
+        if isinstance(credentials, dict) and isinstance(credentials.get("source"), str):
+            return credentials["source"]
+        try:
+            return self.resolve(name).source if name != "defaults" else None
+        except ProfileError:
+            return None
+
+    def secrets_written(self, name: str, key: str, value: Any) -> list[str]:
+        """The secret credential keys that setting ``key`` to ``value`` in ``name`` writes, sorted: checked
+        against the source a whole new credentials table names, else the one the profile uses."""
+        if key == "credentials" and isinstance(value, dict):
+            source = value.get("source") if isinstance(value.get("source"), str) else None
+            return sorted(self.registry.secret_keys(source, list(value)))
+        if key.startswith("credentials."):
+            return sorted(self.registry.secret_keys(self.credential_source(name), [key.split(".", 1)[1]]))
+        return []
 
     def problems(self) -> list[Problem]:
         """Every problem in every file and profile, each once, in file order."""

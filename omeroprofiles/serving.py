@@ -26,10 +26,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from .credentials.omero_login import store_host
 from .model import Profile
 from .sessionindex import Made, SessionIndex, ShareKey, digest
-from .sessionstore import SessionStore, StoredSession
+from .sessionstore import SessionStore, StoredSession, store_host
 
 KIND_NAMES = {"login": "omero-profile login", "shared": "shared session (share_session)",
               "child": "child session (env --session)", "foreign": "omero login", "token": "user token"}

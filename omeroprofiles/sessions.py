@@ -14,7 +14,6 @@ stored session of the profile's user on that server.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,8 +26,8 @@ from . import usertoken
 from .classify import classify_call, no_answer
 from .connection import ask, open_connection
 from .credentials.base import Credentials
-from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
+from .durations import expires_at
 from .errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -37,43 +36,14 @@ from .errors import (
     ServerUnreachable,
     SessionOfAnotherUser,
 )
+from .exports import export_line
 from .login import Session, detach, dispose, session_for
 from .model import Profile
 from .sessionindex import Made, SessionIndex, digest, made_now
-from .sessionstore import SessionStore, StoredSession
+from .sessionstore import SessionStore, StoredSession, store_host
 from .su import become
-from .text import printable
 
 T = TypeVar("T")
-
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-MIN_DURATION = 1.0
-"""Shortest --idle/--ttl accepted, in seconds."""
-MAX_DURATION = 100 * 365 * 86400
-"""Longest --idle/--ttl accepted (100 years): the server takes milliseconds as a 64-bit integer."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``90``, ``90s``, ``30m``, ``2h``, ``7d`` or ``1w``; ConfigError otherwise.
-
-    At least one second: the server counts in whole milliseconds and reads 0 as "no limit", so
-    ``--ttl 0.0000001`` would silently mean the opposite of what was asked (omit the option for
-    no limit).
-    """
-    found = _DURATION.fullmatch(text)
-    if not found:
-        raise ConfigError(f"'{printable(text)}' is not a duration (use e.g. 90s, 30m, 2h, 7d)")
-    seconds = float(found.group(1)) * _UNIT[found.group(2)]
-    if seconds < MIN_DURATION:
-        raise ConfigError(f"'{printable(text)}' is shorter than one second: give at least 1s "
-                          "(leave the option out for no limit)")
-    if seconds > MAX_DURATION:
-        raise ConfigError(f"'{printable(text)}' is too long a duration (at most 100 years)")
-    return seconds
-
 
 @dataclass(frozen=True)
 class MadeSession:
@@ -105,18 +75,12 @@ class LoginResult(MadeSession):
         data: dict[str, Any] = {
             "profile": self.profile, "user": self.user, "group": self.group, "host": self.host,
             "port": self.port, "su_by": self.su_by, "time_to_idle_s": self.time_to_idle_s,
-            "time_to_live_s": self.time_to_live_s, "expires": _expires(self.time_to_live_s),
+            "time_to_live_s": self.time_to_live_s, "expires": expires_at(self.time_to_live_s),
             "store": self.store, "user_token": self.token,
         }
         if show_key:
             data["session_key"] = self.key.get_secret_value()
         return data
-
-
-def _expires(time_to_live_s: float) -> str | None:
-    if not time_to_live_s:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() + time_to_live_s))
 
 
 def login(profile: Profile, *, idle: float | None = None, ttl: float | None = None, user_token: bool = False,
@@ -285,6 +249,26 @@ def end_child(profile: Profile, child: ChildSession, index: SessionIndex | None 
     with contextlib.suppress(ProfileError):
         _end(profile, child.key.get_secret_value(), user=child.user)
     (index or SessionIndex()).forget([digest(child.key.get_secret_value())])
+
+
+def child_exports(profile: Profile, *, idle: float | None = None, ttl: float | None = None,
+                  shell: str | None = None) -> tuple[ChildSession, list[str]]:
+    """A child session (``child_session``; default limits when None) and the lines that export it for
+    ``shell`` (``OMERO_SESSION_KEY``, and ``OMERO_USER``/``OMERO_PASS`` for ezomero, which takes a key there).
+
+    Every line is made before any is printed: if a value cannot be quoted for the shell, the child is
+    ended and forgotten, so a refused ``env --session`` leaves no session behind."""
+    child = child_session(profile, idle=DEFAULT_CHILD_IDLE if idle is None else idle,
+                          ttl=DEFAULT_CHILD_TTL if ttl is None else ttl)
+    key = child.key.get_secret_value()
+    exports = dict(OMERO_HOST=profile.client_host, OMERO_PORT=str(child.port), OMERO_SESSION_KEY=key,
+                   OMERO_USER=key, OMERO_PASS=key, OMERO_SECURE=str(profile.secure),
+                   OMERO_GROUP="" if profile.group in (None, -1) else child.group)
+    try:
+        return child, [export_line(variable, value, shell) for variable, value in exports.items()]
+    except BaseException:
+        end_child(profile, child)
+        raise
 
 
 def _child(profile: Profile, user: str, group: str, group_id: int, su_by: str | None, record: Any) -> ChildSession:

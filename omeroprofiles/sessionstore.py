@@ -36,16 +36,15 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from .constants import DEFAULT_PORT
 from .errors import ConfigError
 from .filesystem import Unusable, read_regular, reason
 from .ownership import judge_directory, our_regular_file
 from .text import printable
 from .writing import atomic_write, locked
-
-DEFAULT_PORT = 4064
-"""omero.constants.GLACIER2PORT: a stored session without ``omero.port`` is on this port."""
 
 MAX_FILE_BYTES = 64 * 1024
 """Largest store file read: a session file is about a hundred bytes."""
@@ -58,6 +57,11 @@ def usable_name(name: str) -> bool:
 
 
 log = logging.getLogger(__name__)
+
+
+def store_host(profile: Any) -> str:
+    """The host name the OMERO CLI files a profile's sessions under (a URL host stays a URL)."""
+    return profile.host if profile.address.transport else profile.hostname
 
 
 def _readable_dir(path: Path, *, follow: bool = False) -> bool:

@@ -29,7 +29,6 @@ from filelock import FileLock, Timeout
 
 from .classify import classify_call, no_answer, where
 from .credentials.base import Credentials
-from .credentials.omero_login import store_host
 from .deadline import DeadlineExceeded, run_bounded
 from .errors import AuthenticationFailed, ConfigError, ServerUnreachable, SessionOfAnotherUser
 from .fetch import remembered_credentials
@@ -38,7 +37,7 @@ from .locations import user_state_dir
 from .login import GroupMoved, Session, detach, dispose, event_context_within, session_for
 from .model import Profile
 from .sessionindex import Made, SessionIndex, ShareKey, digest, made_now
-from .sessionstore import SessionStore, StoredSession
+from .sessionstore import SessionStore, StoredSession, store_host
 from .writing import ensure_directory
 
 log = logging.getLogger(__name__)

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .constants import PROG
 from .errors import AuthenticationFailed, ProfileError, ServerUnreachable, SessionOfAnotherUser
 from .model import Profile
 from .serving import StoredRow, profile_user, stored_rows
 from .sessionindex import SessionIndex, digest
 from .sessionstore import SessionStore, store_dir
+
+if TYPE_CHECKING:
+    from .resolve import Config
 
 
 @dataclass
@@ -198,6 +202,33 @@ def statuses(profiles: list[Profile], *, offline: bool) -> list[ProfileStatus]:
     """``profile_status`` for each, sharing one store, one index and the probes."""
     store, index, seen = SessionStore(), SessionIndex(), {}
     return [profile_status(p, offline=offline, store=store, index=index, seen=seen) for p in profiles]
+
+
+def statuses_of(config: Config, names: list[str], *, offline: bool) -> list[ProfileStatus]:
+    """``statuses`` of the named profiles, in order; one that does not resolve is ``invalid``."""
+    profiles, broken = [], {}
+    for name in names:
+        try:
+            profiles.append(config.resolve(name))
+        except ProfileError as exc:
+            broken[name] = invalid(name, exc)
+    found = {s.profile: s for s in statuses(profiles, offline=offline)} | broken
+    return [found[name] for name in names]
+
+
+def failure(results: list[ProfileStatus]) -> ProfileError | None:
+    """What ``status`` exits with: the first profile without a usable session decides the code."""
+    failed = [r for r in results if not r.usable]
+    if not failed:
+        return None
+    first = failed[0]
+    if first.exit_code == 6:
+        error = ProfileError(f"no usable session for: {', '.join(r.profile for r in failed)}",
+                             hint=f"{PROG} login {first.profile}   (or `omero login`, for an omero-login profile)")
+    else:
+        error = ProfileError(first.error or f"profile '{first.profile}': no usable session")
+    error.exit_code = first.exit_code
+    return error
 
 
 def invalid(name: str, exc: ProfileError) -> ProfileStatus:

@@ -29,3 +29,21 @@ def printable(value: object) -> str:
     if text.isascii() and text.isprintable():  # the common case, checked in C: nothing to escape
         return text
     return text.translate(_CONTROL)
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (``printable`` would escape it): never a profile name."""
+    return printable(text) != text
+
+
+_UUID = None
+
+
+def mask_uuids(text: str) -> str:
+    """``text`` with every UUID replaced by ``<uuid>``: an OMERO session key is one, and anyone holding it is you."""
+    global _UUID
+    if _UUID is None:  # compiled on first use: ``current`` imports this module and must start fast
+        import re
+
+        _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+    return _UUID.sub("<uuid>", text)

@@ -3,7 +3,7 @@
 The stand-in's ``freezing_proxy`` sits between the client (a ``tcp://`` profile) and the
 stand-in's TCP router, forwards the first N Ice requests, then freezes (forwards nothing more,
 keeps its sockets open) or dies (closes every socket and its listener). Each case runs what
-``omero-profile test`` / ``groups`` run (connect, ask, close; ``cli._ask``) and checks what the
+``omero-profile test`` / ``groups`` run (connect, ask, close; ``cli_sessions._ask``) and checks what the
 issue asks: a classified exit code (5, or 0 when the question was already answered), within
 ``timeout + 2`` seconds (more on a busy machine: the slack grows with a fault-free baseline run in
 the same test, see timing_helpers), and no session left that we could have closed.
@@ -66,7 +66,7 @@ class Outcome:
 
 
 def _like_the_cli(name: str, question) -> Outcome:
-    """What ``omero-profile test/groups NAME`` does (cli._ask), with the exit code it would give."""
+    """What ``omero-profile test/groups NAME`` does (cli_sessions._ask), with the exit code it would give."""
     profile = load_profile(name)
     started = time.monotonic()
     try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from omeroprofiles.durations import parse_duration
 from omeroprofiles.model import ProfileTable, parse_host
 from omeroprofiles.names import name_problem
 from omeroprofiles.plugins import LOOKS_SECRET
-from omeroprofiles.sessions import parse_duration
 
 
 @pytest.mark.parametrize("name", ["prod\n", "p\n", "defaults\n", "a" * 64 + "\n"])

@@ -17,7 +17,8 @@ import pytest
 from click.shell_completion import shell_complete
 
 from omeroprofiles import quick
-from omeroprofiles.cli import _complete_profiles, cli
+from omeroprofiles.cli import cli
+from omeroprofiles.cli_common import complete_profiles as _complete_profiles
 from omeroprofiles.locations import locate
 
 SCRIPT = Path(sys.executable).with_name("omero-profile")

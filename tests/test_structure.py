@@ -100,6 +100,36 @@ def test_the_runtime_package_never_imports_the_stand_in():
     assert offenders == {}
 
 
+
+def _private_imports(path: Path) -> list[str]:
+    """``from .x import _name``: another module's private name (a sign it belongs in that module's API)."""
+    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.ImportFrom) and node.level
+            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+
+
+def test_no_module_imports_another_modules_private_name():
+    assert {_module_name(p): found for p in PACKAGE.rglob("*.py") if (found := _private_imports(p))} == {}
+
+
+def test_shared_constants_are_defined_once():
+    defined: dict[str, list[str]] = {}
+    for path in [*PACKAGE.rglob("*.py"), *(ROOT / "cliplugin").rglob("*.py")]:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            defined.update({t.id: [*defined.get(t.id, []), _module_name(path)]
+                            for t in targets if isinstance(t, ast.Name) and t.id in ("PROG", "DEFAULT_PORT")})
+    assert defined == {"PROG": ["omeroprofiles.constants"], "DEFAULT_PORT": ["omeroprofiles.constants"]}
+
+
+def test_get_conn_and_connect_are_typed_as_the_gateway_they_return():
+    returns = {node.name: ast.unparse(node.returns) for node in ast.parse((PACKAGE / "api.py").read_text()).body
+               if isinstance(node, ast.FunctionDef) and node.returns is not None}
+    assert returns["get_conn"] == "ProfileGateway" and returns["connect"] == "Iterator[ProfileGateway]"
+    opened = [node for node in ast.parse((PACKAGE / "connection.py").read_text()).body
+              if isinstance(node, ast.FunctionDef) and node.name == "open_connection"]
+    assert ast.unparse(opened[0].returns) == "ProfileGateway"
+
 def test_the_wheel_holds_no_server_key_or_password(tmp_path):
     # from a copy of the tracked files: a build/ left in the checkout can carry stale modules into a wheel
     source = tmp_path / "source"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CredentialError
+from ..constants import PROG
+from ..errors import ConfigError, CredentialError
 from .base import Credentials, CredentialSource, SourceConfig
 
 DEFAULT_SERVICE = "omero-profiles"
@@ -21,6 +22,15 @@ class KeyringConfig(SourceConfig):
     username: str
     service: str | None = None
     """Keyring service name; default ``omero-profiles:<host>`` so one user can differ per server."""
+
+
+def require_keyring(profile: Any) -> Any:
+    """``profile``, if it takes its password from the keyring (what ``password set/delete/check`` act on)."""
+    if profile.source != "keyring":
+        raise ConfigError(f"profile '{profile.name}' takes its credentials from source '{profile.source}', not "
+                          "the keyring", hint=f"{PROG} set {profile.name} credentials '{{ source = \"keyring\", "
+                                              "username = \"USER\" }'")
+    return profile
 
 
 def service_name(profile: Any, config: KeyringConfig) -> str:

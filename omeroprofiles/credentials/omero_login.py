@@ -8,18 +8,13 @@ are detached on close, never killed: they belong to the store.
 from __future__ import annotations
 
 from ..errors import AuthenticationFailed
-from ..sessionstore import SessionStore, store_dir
+from ..sessionstore import SessionStore, store_dir, store_host
 from .base import Credentials, CredentialSource, SourceConfig
 
 
 class OmeroLoginConfig(SourceConfig):
     username: str | None = None
     """Whose session; default: the last user that logged in to this host."""
-
-
-def store_host(profile) -> str:
-    """The host name the OMERO CLI files a profile's sessions under (a URL host stays a URL)."""
-    return profile.host if profile.address.transport else profile.hostname
 
 
 class OmeroLoginSource(CredentialSource):
