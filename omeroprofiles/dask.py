@@ -28,7 +28,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from distributed import WorkerPlugin, get_worker
+try:
+    from distributed import WorkerPlugin, get_worker
+except ImportError as exc:  # the optional extra: say how to get it, not just which module is missing
+    raise ImportError("omeroprofiles.dask needs Dask's distributed: pip install 'omero-profiles[dask]'",
+                      name=exc.name) from exc
 
 if TYPE_CHECKING:
     from .gateway import ProfileGateway

@@ -150,3 +150,11 @@ def test_the_wheel_holds_no_server_key_or_password(tmp_path):
             text = zipfile.ZipFile(wheel).read(name).decode("utf-8", "replace")
             assert "PRIVATE KEY" not in text, name
             assert "alice-pw" not in text and "root-pw" not in text, name
+
+
+def test_without_distributed_the_dask_module_names_the_extra():
+    """``omeroprofiles.dask`` is the one module that needs an optional extra: its error says which."""
+    code = ("import sys; sys.modules['distributed'] = None\n"
+            "try:\n    import omeroprofiles.dask\nexcept ImportError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "pip install 'omero-profiles[dask]'" in done.stdout, done.stdout + done.stderr
