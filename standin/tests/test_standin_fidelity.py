@@ -285,8 +285,11 @@ def test_destroy_session_after_a_kill_is_answered_as_glacier2_does(srv, clients)
     with pytest.raises(Ice.ObjectNotExistException):
         bob.sf.getAdminService()  # the services are gone
     router.destroySession()
-    with pytest.raises(Glacier2.SessionNotExistException):
+    # By its name: a test that loaded the OMERO CLI's plugins earlier in this process may have
+    # re-imported the generated Glacier2 module, and the raised class is then not the one imported here.
+    with pytest.raises(Exception) as second:  # noqa: B017,PT011 - the class is checked by name below
         router.destroySession()
+    assert f"{type(second.value).__module__}.{type(second.value).__qualname__}" == "Glacier2.SessionNotExistException"
     assert srv.session_count("bob") == 0
 
 
